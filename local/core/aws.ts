@@ -25,6 +25,9 @@ export class AwsError extends Error {
     super(message);
     this.name = code;
   }
+
+  /** Optional extra response headers, e.g. SQS's query-compatible `x-amzn-query-error`. */
+  headers?: Record<string, string>;
 }
 
 /** Per-request facts a service may need. */
@@ -102,6 +105,12 @@ export interface ResourceProvider {
   /** Called when the resolved properties changed since the last deploy. Default: delete then create. */
   update?(req: ProvisionRequest, previous: Provisioned & { properties: Record<string, any> }): Promise<Provisioned>;
   delete(type: string, physicalId: string, properties: Record<string, any>): Promise<void>;
+  /**
+   * Optional: called once per process for a resource kept unchanged from persisted deploy state
+   * (after a restart), so a service holding runtime state in memory can rebuild it. When absent,
+   * the deployer assumes the service persisted the resource itself.
+   */
+  restore?(req: ProvisionRequest, previous: Provisioned & { properties: Record<string, any> }): Promise<Provisioned | void>;
 }
 
 /** `arn:aws:<service>:<region>:<account>:<resource>` for the local account. */

@@ -57,6 +57,8 @@ export interface StreamsPort {
   onAppend(streamArn: string, listener: () => void): () => void;
   /** Table name of a stream ARN, for fault matching. */
   tableOf(streamArn: string): string | undefined;
+  /** Id of the stream's single shard (as DescribeStream reports it), for on-failure records. Optional. */
+  shardIdOf?(streamArn: string): string | undefined;
 }
 
 /** SQS as the other services see it (DLQs and on-failure destinations). */
@@ -107,4 +109,8 @@ export interface LocalService {
   start?(): Promise<void>;
   /** Flushes state to disk and stops timers, pollers and child processes. */
   stop?(): Promise<void>;
+  /** Optional counters served by the admin API (`GET /_converge/stats`). */
+  stats?(): Record<string, unknown>;
+  /** Optional: zeroes the counters of {@link LocalService.stats}. */
+  resetStats?(): void;
 }

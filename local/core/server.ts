@@ -38,7 +38,7 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 function sendJsonError(res: http.ServerResponse, err: AwsError, contentType: string): void {
   const body = JSON.stringify({ __type: err.code, message: err.message, Message: err.message, ...err.extra });
-  res.writeHead(err.statusCode, { 'content-type': contentType, 'x-amzn-errortype': err.code, 'x-amzn-requestid': newRequestContext().requestId });
+  res.writeHead(err.statusCode, { 'content-type': contentType, 'x-amzn-errortype': err.code, 'x-amzn-requestid': newRequestContext().requestId, ...(err.headers ?? {}) });
   res.end(body);
 }
 

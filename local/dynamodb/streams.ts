@@ -294,6 +294,11 @@ export class StreamStore implements StreamsPort {
     return this.streams.get(streamArn)?.info.tableName;
   }
 
+  /** @inheritdoc */
+  shardIdOf(streamArn: string): string | undefined {
+    return this.streams.get(streamArn)?.info.shardId;
+  }
+
   // ---- DynamoDB Streams API ----
 
   /** Runs one DynamoDB Streams operation. */
