@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // Function logs drown the test report; set CONVERGE_LAMBDA_LOGS=1 to see them.
+    env: { CONVERGE_LAMBDA_LOGS: process.env.CONVERGE_LAMBDA_LOGS ?? '0' },
   },
 });

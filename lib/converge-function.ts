@@ -92,6 +92,8 @@ export class ConvergeFunction extends Construct {
         format: OutputFormat.CJS,
         target: 'node22',
         minify: true,
+        // Error class names are the `errorType` that Step Functions matches in ErrorEquals: never mangle them.
+        keepNames: true,
         sourceMap: false,
         // The nodejs22.x runtime provides SDK v3; locally it resolves from the project's node_modules.
         externalModules: ['@aws-sdk/*'],

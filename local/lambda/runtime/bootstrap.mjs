@@ -5,6 +5,7 @@
 // Plain JavaScript on purpose: the child runs with `process.execPath` and no loader, so that the
 // bundled asset executes exactly as it would in Lambda.
 import { existsSync } from 'node:fs';
+import { register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import util from 'node:util';
@@ -55,6 +56,8 @@ async function loadHandler() {
   // Same lookup order as the nodejs runtime: .js, then .mjs, then .cjs.
   const file = ['.js', '.mjs', '.cjs'].map((ext) => path.resolve(root, modulePath + ext)).find((f) => existsSync(f));
   if (!file) throw named('Runtime.ImportModuleError', `Error: Cannot find module '${modulePath}'`);
+  // Make the code directory the module-type boundary, as /var/task is on AWS.
+  register('./task-root-hooks.mjs', import.meta.url, { data: { taskRoot: path.resolve(root) } });
   let mod;
   try {
     mod = await import(pathToFileURL(file).href);
