@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS fixtures stand for what NodejsFunction bundles look like.
+    files: ['test/**/fixtures/**/*.js', '**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', exports: 'writable', require: 'readonly' } },
+  },
+  {
     // The domain must stay free of the AWS SDK: it talks to the world through ports.
     files: ['lambdas/**/domain/**/*.ts', 'lambdas/**/domain.ts'],
     rules: {

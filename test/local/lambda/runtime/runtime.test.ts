@@ -16,6 +16,7 @@ describe('local Lambda runtime over the Invoke API', () => {
     await h.provision('AWS::Lambda::Function', 'SlowFunction', fixtureFunction('slow.handler', { FunctionName: 'slow-fn', Timeout: 1 }));
     await h.provision('AWS::Lambda::Function', 'CallbackFunction', fixtureFunction('callback.handler', { FunctionName: 'callback-fn' }));
     await h.provision('AWS::Lambda::Function', 'ExitFunction', fixtureFunction('exit.handler', { FunctionName: 'exit-fn' }));
+    await h.provision('AWS::Lambda::Function', 'CommonJsFunction', fixtureFunction('commonjs.handler', { FunctionName: 'cjs-fn' }));
   });
   afterAll(async () => h.close());
 
@@ -85,6 +86,12 @@ describe('local Lambda runtime over the Invoke API', () => {
     expect(err.errorType).toBe('OrderRejected');
     expect(err.errorMessage).toBe('cannot take order o-1');
     expect(err.trace[0]).toBe('OrderRejected: cannot take order o-1');
+  });
+
+  it('loads a CommonJS .js bundle as CommonJS although an ESM package.json sits above the code directory', async () => {
+    const res = await h.client.send(new InvokeCommand({ FunctionName: 'cjs-fn', Payload: encode({ n: 1 }) }));
+    expect(res.FunctionError).toBeUndefined();
+    expect(decode(res.Payload)).toEqual({ format: 'commonjs', event: { n: 1 } });
   });
 
   it('supports callback-style handlers', async () => {
