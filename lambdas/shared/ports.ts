@@ -25,6 +25,11 @@ export interface AuditEntry {
   readonly runId?: string;
   /** Anything else worth keeping; must hold no secrets or PII. */
   readonly details?: Record<string, unknown>;
+  /**
+   * A deterministic key for this decision (e.g. `${runId}:${entityId}:DETECTED`): adapters that
+   * honour it write the row at most once, so a retried step never duplicates history.
+   */
+  readonly idempotencyKey?: string;
 }
 
 /** Appends audit rows; there is deliberately no update or delete. */
