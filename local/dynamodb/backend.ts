@@ -32,6 +32,9 @@ export class DynaliteBackend {
     mkdirSync(this.path, { recursive: true });
     const dynalite = require('dynalite') as (options: Record<string, unknown>) => http.Server;
     const server = dynalite({ path: this.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    // The front is dynalite's only client and keeps its sockets alive: if dynalite closed idle ones
+    // (Node's default is after 5 s), the next call after a quiet spell would die with ECONNRESET.
+    server.keepAliveTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
