@@ -31,7 +31,7 @@ export class ShopTables extends Construct {
     const defaults = secureTableDefaults(props.removalPolicy);
     const key = (name: string) => ({ partitionKey: { name, type: dynamodb.AttributeType.STRING } });
     this.orders = new dynamodb.Table(this, 'Orders', { ...defaults, ...key('orderId'), stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES });
-    this.ordersReplica = new dynamodb.Table(this, 'OrdersReplica', { ...defaults, ...key('orderId') });
+    this.ordersReplica = new dynamodb.Table(this, 'OrdersReplica', { ...defaults, ...key('orderId'), stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES });
     this.inventory = new dynamodb.Table(this, 'Inventory', { ...defaults, ...key('sku') });
     this.wallets = new dynamodb.Table(this, 'Wallets', { ...defaults, ...key('customerId') });
     this.shipments = new dynamodb.Table(this, 'Shipments', { ...defaults, ...key('orderId') });
