@@ -82,6 +82,10 @@ describe('ConvergeStack', () => {
     'ShipmentsTableName',
     'AuditTableName',
     'EventBusName',
+    'PlaceOrderStateMachineArn',
+    'ReconcileStateMachineArn',
+    'SagaLedgerTableName',
+    'SyncDeadLetterQueueUrl',
   ])('declares the output %s', (key) => {
     expect(Object.keys(template.findOutputs(key))).toEqual([key]);
   });
