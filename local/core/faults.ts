@@ -39,8 +39,51 @@ export const FaultRule = z
   .strict();
 export type FaultRule = z.infer<typeof FaultRule>;
 
+type Service = NonNullable<FaultRule['service']>;
+
+/** Which kinds of fault mean something at each service's call sites. */
+export const KINDS_BY_SERVICE: Readonly<Record<Service, readonly FaultKind[]>> = {
+  lambda: ['error', 'timeout', 'throttle', 'latency'],
+  dynamodb: ['error', 'throttle', 'latency'],
+  // A batch delivery: duplicate/reorder act on the batch; the others are passed to its invocation.
+  streams: ['error', 'timeout', 'throttle', 'latency', 'duplicate', 'reorder'],
+  states: ['error', 'timeout', 'throttle', 'latency'],
+  events: ['error', 'latency', 'duplicate', 'reorder'],
+  sqs: ['error', 'throttle', 'latency'],
+};
+
+/**
+ * The services a rule applies to. A rule that names no service applies where its filters and
+ * kind point: a `state` filter means Step Functions; a `function` filter means the invocation
+ * (or, for duplicate/reorder, the stream batch delivered to it); a `table` filter means the
+ * DynamoDB API (or its stream). So one rule is counted at exactly one call site per call.
+ */
+export function servicesOf(rule: FaultRule): readonly Service[] {
+  if (rule.service) return [rule.service];
+  const delivery = rule.kind === 'duplicate' || rule.kind === 'reorder';
+  if (rule.state) return ['states'];
+  if (rule.function) return [delivery ? 'streams' : 'lambda'];
+  if (rule.table) return [delivery ? 'streams' : 'dynamodb'];
+  return (Object.keys(KINDS_BY_SERVICE) as Service[]).filter((svc) => KINDS_BY_SERVICE[svc].includes(rule.kind));
+}
+
 /** A fault plan, as given in a JSON file to `npm start -- --faults FILE` or through the admin API. */
-export const FaultPlan = z.object({ seed: z.number().int().optional(), rules: z.array(FaultRule) }).strict();
+export const FaultPlan = z
+  .object({ seed: z.number().int().optional(), rules: z.array(FaultRule) })
+  .strict()
+  .superRefine((plan, ctx) => {
+    plan.rules.forEach((rule, i) => {
+      // Refuse rules that could never fire, rather than carrying them silently.
+      for (const svc of servicesOf(rule)) {
+        if (!KINDS_BY_SERVICE[svc].includes(rule.kind)) {
+          ctx.addIssue({ code: 'custom', path: ['rules', i, 'kind'], message: `fault kind '${rule.kind}' does not apply to service '${svc}' (it supports ${KINDS_BY_SERVICE[svc].join(', ')})` });
+        }
+      }
+      if (rule.state && rule.service && rule.service !== 'states') {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'state'], message: `a state filter only applies to service 'states', not '${rule.service}'` });
+      }
+    });
+  });
 export type FaultPlan = z.infer<typeof FaultPlan>;
 
 /** Where a call is going. `names` holds every name the target answers to (physical name, logical id...). */
@@ -135,7 +178,7 @@ export class FaultInjector {
 }
 
 function matches(rule: FaultRule, site: FaultSite): boolean {
-  if (rule.service && rule.service !== site.service) return false;
+  if (!servicesOf(rule).includes(site.service)) return false;
   if (rule.function) {
     const re = globToRegExp(rule.function);
     if (!site.functionNames?.some((n) => re.test(n))) return false;

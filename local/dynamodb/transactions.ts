@@ -152,24 +152,32 @@ export async function transactWriteItems(front: DynamoFront, input: any): Promis
 async function applyAll(front: DynamoFront, input: any, planned: Planned[]): Promise<unknown> {
   const snapshots = await Promise.all(planned.map((p) => front.read(p.meta.tableName, p.key)));
 
-  const reasons: Array<Record<string, unknown> & { Code: string }> = planned.map(() => ({ Code: 'None' }));
-  let failed = false;
-  for (let i = 0; i < planned.length; i += 1) {
-    const p = planned[i];
-    if (typeof p.op.ConditionExpression !== 'string') continue;
-    if (await checkCondition(front, p, snapshots[i])) continue;
-    failed = true;
-    reasons[i] = {
-      Code: 'ConditionalCheckFailed',
-      Message: 'The conditional request failed',
-      ...(p.op.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && snapshots[i] ? { Item: snapshots[i] } : {}),
-    };
-  }
-  if (failed) throw cancelled(reasons);
+  // Every condition is evaluated by the write that carries it (all items are locked, so nothing
+  // moves in between); only a failed transaction pays for a separate pass that reports the
+  // reason of every item, as AWS does.
+  const conditionFailed = async (appliedUpTo: number): Promise<AwsError> => {
+    for (let j = appliedUpTo - 1; j >= 0; j -= 1) if (planned[j].action !== 'ConditionCheck') await restore(front, planned[j], snapshots[j]);
+    const reasons: Array<Record<string, unknown> & { Code: string }> = planned.map(() => ({ Code: 'None' }));
+    for (let k = 0; k < planned.length; k += 1) {
+      const p = planned[k];
+      if (typeof p.op.ConditionExpression !== 'string' || (await checkCondition(front, p, snapshots[k]))) continue;
+      reasons[k] = {
+        Code: 'ConditionalCheckFailed',
+        Message: 'The conditional request failed',
+        ...(p.op.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && snapshots[k] ? { Item: snapshots[k] } : {}),
+      };
+    }
+    return cancelled(reasons);
+  };
 
   const results: Array<AttributeMap | undefined> = [];
   for (let i = 0; i < planned.length; i += 1) {
     const p = planned[i];
+    if (p.action === 'ConditionCheck') {
+      if (typeof p.op.ConditionExpression === 'string' && !(await checkCondition(front, p, snapshots[i]))) throw await conditionFailed(i);
+      results.push(snapshots[i]);
+      continue;
+    }
     try {
       if (p.action === 'Put') {
         await front.backend.call('PutItem', { ...forwardable(p.op) });
@@ -179,10 +187,9 @@ async function applyAll(front: DynamoFront, input: any, planned: Planned[]): Pro
       } else if (p.action === 'Delete') {
         await front.backend.call('DeleteItem', { ...forwardable(p.op) });
         results.push(undefined);
-      } else {
-        results.push(snapshots[i]);
       }
     } catch (err) {
+      if (err instanceof AwsError && err.code === 'ConditionalCheckFailedException') throw await conditionFailed(i);
       for (let j = i - 1; j >= 0; j -= 1) if (planned[j].action !== 'ConditionCheck') await restore(front, planned[j], snapshots[j]);
       if (!(err instanceof AwsError)) throw err;
       // A malformed request (expression syntax...) fails as a whole; a data-dependent error cancels.
