@@ -150,21 +150,31 @@ export async function transactWriteItems(front: DynamoFront, input: any): Promis
 }
 
 async function applyAll(front: DynamoFront, input: any, planned: Planned[]): Promise<unknown> {
-  const snapshots = await Promise.all(planned.map((p) => front.read(p.meta.tableName, p.key)));
+  // Every item is locked, so an item read now is the item its write will see. Reads are only
+  // needed where the write can't return the old image itself: a ConditionCheck, and an Update of
+  // a streamed table (whose record needs both images). Everything else learns its old image from
+  // the write (ReturnValues ALL_OLD), which is what a rollback restores.
+  const needsRead = (p: Planned) => p.action === 'ConditionCheck' || (p.action === 'Update' && p.meta.stream !== undefined);
+  const snapshots: Array<AttributeMap | undefined> = await Promise.all(planned.map((p) => (needsRead(p) ? front.read(p.meta.tableName, p.key) : undefined)));
+  const known = planned.map(needsRead);
 
-  // Every condition is evaluated by the write that carries it (all items are locked, so nothing
-  // moves in between); only a failed transaction pays for a separate pass that reports the
-  // reason of every item, as AWS does.
-  const conditionFailed = async (appliedUpTo: number): Promise<AwsError> => {
+  const rollback = async (appliedUpTo: number): Promise<void> => {
     for (let j = appliedUpTo - 1; j >= 0; j -= 1) if (planned[j].action !== 'ConditionCheck') await restore(front, planned[j], snapshots[j]);
+  };
+  // Each condition is evaluated by the write that carries it; only a cancelled transaction pays
+  // for a pass over every item, so that CancellationReasons name every failing condition as AWS does.
+  const conditionFailed = async (appliedUpTo: number): Promise<AwsError> => {
+    await rollback(appliedUpTo);
     const reasons: Array<Record<string, unknown> & { Code: string }> = planned.map(() => ({ Code: 'None' }));
     for (let k = 0; k < planned.length; k += 1) {
       const p = planned[k];
-      if (typeof p.op.ConditionExpression !== 'string' || (await checkCondition(front, p, snapshots[k]))) continue;
+      if (typeof p.op.ConditionExpression !== 'string') continue;
+      const snapshot = known[k] ? snapshots[k] : await front.read(p.meta.tableName, p.key);
+      if (await checkCondition(front, p, snapshot)) continue;
       reasons[k] = {
         Code: 'ConditionalCheckFailed',
         Message: 'The conditional request failed',
-        ...(p.op.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && snapshots[k] ? { Item: snapshots[k] } : {}),
+        ...(p.op.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && snapshot ? { Item: snapshot } : {}),
       };
     }
     return cancelled(reasons);
@@ -180,21 +190,26 @@ async function applyAll(front: DynamoFront, input: any, planned: Planned[]): Pro
     }
     try {
       if (p.action === 'Put') {
-        await front.backend.call('PutItem', { ...forwardable(p.op) });
+        snapshots[i] = (await front.backend.call('PutItem', { ...forwardable(p.op), ReturnValues: 'ALL_OLD' })).Attributes;
         results.push(p.op.Item);
-      } else if (p.action === 'Update') {
+      } else if (p.action === 'Update' && known[i]) {
         results.push((await front.backend.call('UpdateItem', { ...forwardable(p.op), ReturnValues: 'ALL_NEW' })).Attributes);
-      } else if (p.action === 'Delete') {
-        await front.backend.call('DeleteItem', { ...forwardable(p.op) });
+      } else if (p.action === 'Update') {
+        // Not streamed: no record needs the new image.
+        snapshots[i] = (await front.backend.call('UpdateItem', { ...forwardable(p.op), ReturnValues: 'ALL_OLD' })).Attributes;
+        results.push(undefined);
+      } else {
+        snapshots[i] = (await front.backend.call('DeleteItem', { ...forwardable(p.op), ReturnValues: 'ALL_OLD' })).Attributes;
         results.push(undefined);
       }
+      known[i] = true;
     } catch (err) {
       if (err instanceof AwsError && err.code === 'ConditionalCheckFailedException') throw await conditionFailed(i);
-      for (let j = i - 1; j >= 0; j -= 1) if (planned[j].action !== 'ConditionCheck') await restore(front, planned[j], snapshots[j]);
+      await rollback(i);
       if (!(err instanceof AwsError)) throw err;
       // A malformed request (expression syntax...) fails as a whole; a data-dependent error cancels.
       if (err.code === 'ValidationException' && STATIC_VALIDATION.test(err.message)) throw err;
-      const code = err.code === 'ConditionalCheckFailedException' ? 'ConditionalCheckFailed' : err.code === 'ValidationException' ? 'ValidationError' : err.code;
+      const code = err.code === 'ValidationException' ? 'ValidationError' : err.code;
       const failure = planned.map(() => ({ Code: 'None' }) as Record<string, unknown> & { Code: string });
       failure[i] = { Code: code, Message: err.message };
       throw cancelled(failure);
@@ -202,7 +217,7 @@ async function applyAll(front: DynamoFront, input: any, planned: Planned[]): Pro
   }
 
   planned.forEach((p, i) => {
-    if (p.action !== 'ConditionCheck') front.record({ meta: p.meta, key: p.key, oldImage: snapshots[i], newImage: results[i] });
+    if (p.action !== 'ConditionCheck' && p.meta.stream) front.record({ meta: p.meta, key: p.key, oldImage: snapshots[i], newImage: results[i] });
   });
   const capacity = consumed(input, planned, 2, 'Write');
   return capacity ? { ConsumedCapacity: capacity } : {};
