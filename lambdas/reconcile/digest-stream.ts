@@ -1,8 +1,9 @@
 /**
- * Digest upkeep: applies each stream record of the source or the replica to the bucket digests
- * (one transaction per record whose canonical hash changed, none otherwise). Records are applied
- * in order; on the first failure the rest of the batch is reported failed, so the mapping
- * retries from there and the per-key sequence condition skips what was already applied.
+ * Digest upkeep: applies the stream records of the source or the replica to the bucket digests,
+ * batched into as few transactions as DynamoDB allows (a record whose canonical hash did not
+ * change costs nothing). Chunks are applied in order; on a failure the rest of the batch is
+ * reported failed, so the mapping retries from there and the per-key sequence condition skips
+ * what was already applied.
  */
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -10,7 +11,7 @@ import { dynamodb } from '../shared/adapters/clients.js';
 import { logger, metrics } from '../shared/observability.js';
 import { loadDigestConfig } from './config.js';
 import { DynamoDigestStore } from './adapters/digest-store.js';
-import { digestMutation, type ChangeRecord } from './domain/digest.js';
+import { digestMutation, type ChangeRecord, type DigestMutation } from './domain/digest.js';
 import type { Side } from './domain/ports.js';
 
 const config = loadDigestConfig();
@@ -25,30 +26,34 @@ function sideOf(arn: string | undefined): Side | undefined {
 }
 
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-  let applied = 0;
-  let duplicates = 0;
-  for (let i = 0; i < event.Records.length; i++) {
-    const record = event.Records[i]!;
+  const mutations: DigestMutation[] = [];
+  const recordOf: number[] = [];
+  event.Records.forEach((record, i) => {
     const side = sideOf(record.eventSourceARN);
     const d = record.dynamodb;
     if (!side || !d?.Keys || !d.SequenceNumber || !record.eventName) {
       logger.warn('record skipped: not from a table of the pair', { eventSourceARN: record.eventSourceARN, eventID: record.eventID });
-      continue;
+      return;
     }
     const change: ChangeRecord = { eventName: record.eventName, keys: d.Keys, oldImage: d.OldImage, newImage: d.NewImage, sequenceNumber: d.SequenceNumber };
     const mutation = digestMutation(config.pair, config.layout, side, change);
-    if (!mutation) continue;
-    try {
-      const outcome = await store.apply(config.pair, mutation, record.eventID ?? d.SequenceNumber, Math.floor(Date.now() / 1000));
-      if (outcome === 'duplicate') duplicates += 1;
-      else applied += 1;
-    } catch (err) {
-      logger.error('digest update failed; retrying from this record', { sequenceNumber: d.SequenceNumber, error: (err as Error).name });
-      return { batchItemFailures: event.Records.slice(i).map((r) => ({ itemIdentifier: r.dynamodb!.SequenceNumber! })) };
-    }
+    if (!mutation) return;
+    mutations.push(mutation);
+    recordOf.push(i);
+  });
+  let failedFrom: number | undefined;
+  try {
+    const outcomes = await store.applyAll(config.pair, mutations, Math.floor(Date.now() / 1000), (first) => (failedFrom = recordOf[first]));
+    metrics.addMetric('DigestChangesApplied', MetricUnit.Count, outcomes.filter((o) => o === 'applied').length);
+    metrics.addMetric('DigestDuplicatesSkipped', MetricUnit.Count, outcomes.filter((o) => o === 'duplicate').length);
+  } catch (err) {
+    const from = failedFrom ?? 0;
+    logger.error('digest update failed; retrying from this record', { sequenceNumber: event.Records[from]?.dynamodb?.SequenceNumber, error: (err as Error).name });
+    // Everything before the failed chunk is applied; the mapping resumes here and the member
+    // sequence condition turns anything already applied into a no-op.
+    return { batchItemFailures: event.Records.slice(from).map((r) => ({ itemIdentifier: r.dynamodb!.SequenceNumber! })) };
+  } finally {
+    metrics.publishStoredMetrics();
   }
-  metrics.addMetric('DigestChangesApplied', MetricUnit.Count, applied);
-  metrics.addMetric('DigestDuplicatesSkipped', MetricUnit.Count, duplicates);
-  metrics.publishStoredMetrics();
   return { batchItemFailures: [] };
 };

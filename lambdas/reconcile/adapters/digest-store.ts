@@ -26,6 +26,9 @@ type Sdk = Record<string, SdkAttributeValue>;
 export const pageKey = (pair: string, side: Side, page: number) => ({ pk: { S: `page#${pair}#${side}#${String(page).padStart(5, '0')}` }, sk: { S: 'page' } });
 export const memberPk = (pair: string, side: Side, bucket: number) => `member#${pair}#${side}#${bucket}`;
 
+/** DynamoDB's limit of items per TransactWriteItems. */
+const MAX_TRANSACTION_ITEMS = 100;
+
 /** Tombstones outlive the stream retention (24 h) so a late duplicate still finds them. */
 const TOMBSTONE_SECONDS = 2 * 86_400;
 
@@ -95,11 +98,43 @@ export class DynamoDigestStore implements DigestReader {
   }
 
   /**
-   * Applies one change: the member write (only if its stored sequence number is lower) and the
-   * page's ADD, in one transaction, so the digest moves exactly once per stream record.
-   * @returns `duplicate` when the record was applied before.
+   * Applies a batch of changes in as few transactions as possible. Each transaction holds one
+   * member write per change (conditional on the member's stored sequence number being lower, so a
+   * redelivered record is a no-op) and one ADD per touched page carrying the summed deltas of its
+   * slots, so the digests move exactly once per stream record. Changes are applied in order; a
+   * transaction never holds the same key twice, since its two changes would need ordering.
+   * @returns for each mutation, `applied` or `duplicate`; throws on the first chunk that fails
+   *          for another reason, after `onChunkFailed(index of its first mutation)`.
    */
-  async apply(pair: TablePair, m: DigestMutation, requestToken: string, nowSeconds: number): Promise<'applied' | 'duplicate'> {
+  async applyAll(pair: TablePair, mutations: readonly DigestMutation[], nowSeconds: number, onChunkFailed?: (firstIndex: number) => void): Promise<Array<'applied' | 'duplicate'>> {
+    const outcomes: Array<'applied' | 'duplicate'> = [];
+    let i = 0;
+    while (i < mutations.length) {
+      const chunk: number[] = [];
+      const keys = new Set<string>();
+      const pages = new Set<string>();
+      for (; i < mutations.length; i++) {
+        const m = mutations[i]!;
+        const memberId = `${m.side}|${m.keyString}`;
+        const pageId = `${m.side}|${m.page}`;
+        if (keys.has(memberId)) break;
+        if (chunk.length + 1 + pages.size + (pages.has(pageId) ? 0 : 1) > MAX_TRANSACTION_ITEMS) break;
+        chunk.push(i);
+        keys.add(memberId);
+        pages.add(pageId);
+      }
+      try {
+        const applied = await this.applyChunk(pair, chunk.map((k) => mutations[k]!), nowSeconds);
+        outcomes.push(...applied);
+      } catch (err) {
+        onChunkFailed?.(chunk[0]!);
+        throw err;
+      }
+    }
+    return outcomes;
+  }
+
+  private memberPut(pair: TablePair, m: DigestMutation, nowSeconds: number) {
     const member: Sdk = {
       pk: { S: memberPk(pair.name, m.side, m.bucket) },
       sk: { S: m.keyString },
@@ -109,38 +144,62 @@ export class DynamoDigestStore implements DigestReader {
     if (m.member.hash) member.hash = { S: m.member.hash };
     else member.expiresAt = { N: String(nowSeconds + TOMBSTONE_SECONDS) };
     if (m.member.version !== undefined) member.version = { N: String(m.member.version) };
-    const command = new TransactWriteItemsCommand({
-      ClientRequestToken: requestToken.slice(0, 36),
-      TransactItems: [
-        {
-          Put: {
-            TableName: this.tableName,
-            Item: member,
-            ConditionExpression: 'attribute_not_exists(pk) OR seq < :seq',
-            ExpressionAttributeValues: { ':seq': { S: m.sequence } },
-          },
-        },
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: pageKey(pair.name, m.side, m.page),
-            UpdateExpression: 'ADD #d :d, #c :c',
-            ExpressionAttributeNames: { '#d': `d${m.slot}`, '#c': `c${m.slot}` },
-            ExpressionAttributeValues: { ':d': { N: m.sumDelta.toString() }, ':c': { N: String(m.countDelta) } },
-          },
-        },
-      ],
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: member,
+        ConditionExpression: 'attribute_not_exists(pk) OR seq < :seq',
+        ExpressionAttributeValues: { ':seq': { S: m.sequence } },
+      },
+    };
+  }
+
+  private pageUpdates(pair: TablePair, ms: readonly DigestMutation[]) {
+    const byPage = new Map<string, { side: Side; page: number; slots: Map<number, { sum: bigint; count: number }> }>();
+    for (const m of ms) {
+      const id = `${m.side}|${m.page}`;
+      const entry = byPage.get(id) ?? { side: m.side, page: m.page, slots: new Map() };
+      const slot = entry.slots.get(m.slot) ?? { sum: 0n, count: 0 };
+      slot.sum += m.sumDelta;
+      slot.count += m.countDelta;
+      entry.slots.set(m.slot, slot);
+      byPage.set(id, entry);
+    }
+    return [...byPage.values()].map((p) => {
+      const names: Record<string, string> = {};
+      const values: Sdk = {};
+      const adds: string[] = [];
+      for (const [slot, delta] of p.slots) {
+        names[`#d${slot}`] = `d${slot}`;
+        names[`#c${slot}`] = `c${slot}`;
+        values[`:d${slot}`] = { N: delta.sum.toString() };
+        values[`:c${slot}`] = { N: String(delta.count) };
+        adds.push(`#d${slot} :d${slot}`, `#c${slot} :c${slot}`);
+      }
+      return { Update: { TableName: this.tableName, Key: pageKey(pair.name, p.side, p.page), UpdateExpression: `ADD ${adds.join(', ')}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values } };
     });
-    for (let attempt = 1; ; attempt++) {
+  }
+
+  /** One transaction for a chunk; members that turn out to be duplicates are dropped and the rest retried. */
+  private async applyChunk(pair: TablePair, chunk: readonly DigestMutation[], nowSeconds: number): Promise<Array<'applied' | 'duplicate'>> {
+    const outcome: Array<'applied' | 'duplicate'> = chunk.map(() => 'applied');
+    let live = chunk.map((_, k) => k);
+    for (let attempt = 1; live.length > 0; attempt++) {
+      const ms = live.map((k) => chunk[k]!);
       try {
-        await this.client.send(command);
-        return 'applied';
+        await this.client.send(new TransactWriteItemsCommand({ TransactItems: [...ms.map((m) => this.memberPut(pair, m, nowSeconds)), ...this.pageUpdates(pair, ms)] }));
+        return outcome;
       } catch (err) {
         const e = err as Error & { CancellationReasons?: Array<{ Code?: string }> };
         if (e.name === 'TransactionCanceledException') {
           const reasons = e.CancellationReasons ?? [];
-          if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'duplicate';
-          // Another writer held the page item (concurrent shards): retry.
+          const duplicates = live.filter((_, j) => reasons[j]?.Code === 'ConditionalCheckFailed');
+          if (duplicates.length > 0) {
+            for (const k of duplicates) outcome[k] = 'duplicate';
+            live = live.filter((k) => !duplicates.includes(k));
+            continue;
+          }
+          // Another writer held a page item (concurrent shards): retry.
           if (!reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError') || attempt >= 10) throw err;
         } else if (!['TransactionConflictException', 'ProvisionedThroughputExceededException', 'ThrottlingException', 'TransactionInProgressException'].includes(e.name) || attempt >= 10) {
           throw err;
@@ -148,5 +207,6 @@ export class DynamoDigestStore implements DigestReader {
         await new Promise((r) => setTimeout(r, backoffMs(attempt, 20, 1000)));
       }
     }
+    return outcome;
   }
 }
