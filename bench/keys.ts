@@ -28,6 +28,7 @@ export const RAW_KEYS = [
   'fullModeItemsRead',
   'digestModeItemsRead',
   'fullComparedPerSecond',
+  'fullComparedItemsPerSecond',
   'rawParallelScanItemsPerSecond',
   'rcuPerComparedItem',
   'costPerMillionSyncedChangesUsd',

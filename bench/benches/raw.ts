@@ -8,14 +8,14 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateTableCommand, DeleteTableCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clientsFor } from '../support/cloud.js';
 import { orderItem } from '../support/items.js';
 import { runPool } from '../support/stats.js';
 
 const require = createRequire(import.meta.url);
 
-/** Creates an on-demand table keyed by `pk` (optionally streamed) and waits for nothing: the local front and dynalite create instantly. */
+/** Creates an on-demand table keyed by `pk` (optionally streamed) and waits until it is ACTIVE (bare dynalite answers CREATING first). */
 export async function createRawTable(client: DynamoDBClient, name: string, streamed: boolean): Promise<void> {
   await client.send(
     new CreateTableCommand({
@@ -26,6 +26,7 @@ export async function createRawTable(client: DynamoDBClient, name: string, strea
       ...(streamed ? { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } } : {}),
     }),
   );
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: name });
 }
 
 /** Concurrent PutItem of `count` distinct order-shaped items; returns items/s. A short warm-up is not timed. */

@@ -35,6 +35,8 @@ export interface ModeFigures {
   rcuConsumed: number;
   rcuPerComparedItem: number;
   comparedPerSecond: number;
+  /** Source and replica items read and compared per second: the same unit as the raw scan rate. */
+  comparedItemsPerSecond: number;
   discrepancies: unknown;
   candidates: unknown;
   transitions: number;
@@ -170,6 +172,7 @@ async function runMode(b: BenchCloud, input: Record<string, unknown>, memoryMb: 
     rcuConsumed: round(rcu, 2),
     rcuPerComparedItem: round(per(rcu), 5),
     comparedPerSecond: round((compared / compareMs) * 1000, 1),
+    comparedItemsPerSecond: round((((ir.source ?? 0) + (ir.replica ?? 0)) / compareMs) * 1000, 1),
     discrepancies: summary.discrepancies,
     candidates: summary.candidates,
     transitions,
