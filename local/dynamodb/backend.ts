@@ -22,6 +22,9 @@ export class DynaliteBackend {
   private server: http.Server | undefined;
   private port = 0;
   private agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+  private closing = false;
 
   /** @param path directory of the leveldb store; created when absent */
   constructor(private readonly path: string) {}
@@ -44,20 +47,34 @@ export class DynaliteBackend {
     this.server = server;
   }
 
-  /** Stops dynalite and closes its leveldb (which flushes it). */
+  /**
+   * Stops dynalite and closes its leveldb (which flushes it). Calls already sent are allowed to
+   * finish first: dynalite throws an uncaught "Database is closed" for a request that reaches a
+   * closed store, which would take the whole local cloud down. Later calls are refused.
+   */
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    this.closing = true;
+    if (this.inFlight > 0) {
+      await Promise.race([new Promise<void>((resolve) => (this.drained = resolve)), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    }
     this.server = undefined;
+    this.closing = false;
     this.agent.destroy();
     await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
   }
 
   /** Runs one operation; a dynalite error becomes an {@link AwsError} with the same short name and `__type`. */
   call(operation: string, input: unknown): Promise<any> {
-    if (!this.server) return Promise.reject(new AwsError('ServiceUnavailable', 'the local DynamoDB is not running', 503));
+    if (!this.server || this.closing) return Promise.reject(new AwsError('ServiceUnavailable', 'the local DynamoDB is not running', 503));
     const body = JSON.stringify(input ?? {});
-    return new Promise((resolve, reject) => {
+    this.inFlight += 1;
+    const settle = () => {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) this.drained?.();
+    };
+    const call = new Promise<any>((resolve, reject) => {
       const req = http.request(
         {
           host: '127.0.0.1',
@@ -98,5 +115,7 @@ export class DynaliteBackend {
       req.on('error', reject);
       req.end(body);
     });
+    call.then(settle, settle);
+    return call;
   }
 }
