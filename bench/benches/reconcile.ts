@@ -11,14 +11,14 @@
  * digest upkeep sees it from the replica's stream exactly as it would see a stray writer.
  */
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { memberPk, pageKey } from '../../lambdas/reconcile/adapters/digest-store.js';
 import { bodyCodec } from '../../lambdas/reconcile/adapters/run-store.js';
 import { TablePairSchema } from '../../lambdas/reconcile/config.js';
 import { digestMutation } from '../../lambdas/reconcile/domain/digest.js';
 import type { DigestLayout, TablePair } from '../../lambdas/reconcile/domain/model.js';
 import type { Usage } from '../cost.js';
-import { waitIdle, type BenchCloud } from '../support/cloud.js';
+import { executionHistory, waitIdle, type BenchCloud } from '../support/cloud.js';
 import { orderItem, type WireItem } from '../support/items.js';
 import { round, runPool, sleep } from '../support/stats.js';
 import { parallelScanRate } from './raw.js';
@@ -111,16 +111,7 @@ function findSummary(v: unknown): any {
   return undefined;
 }
 
-async function history(b: BenchCloud, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let token: string | undefined;
-  do {
-    const page = await b.clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken: token }));
-    events.push(...(page.events ?? []));
-    token = page.nextToken;
-  } while (token);
-  return events;
-}
+const history = executionHistory;
 
 async function runMode(b: BenchCloud, input: Record<string, unknown>, memoryMb: number, log: (s: string) => void): Promise<ModeFigures> {
   b.tap.reset();

@@ -5,9 +5,9 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { Usage } from '../cost.js';
-import type { BenchCloud } from '../support/cloud.js';
+import { executionHistory, type BenchCloud } from '../support/cloud.js';
 import { percentile, round, runPool, sleep } from '../support/stats.js';
 import { functionEnvironments } from './sync.js';
 
@@ -108,16 +108,7 @@ class ExecutionWatcher {
   }
 }
 
-async function history(b: BenchCloud, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let token: string | undefined;
-  do {
-    const page = await b.clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken: token }));
-    events.push(...(page.events ?? []));
-    token = page.nextToken;
-  } while (token);
-  return events;
-}
+const history = executionHistory;
 
 const transitionsOf = (events: HistoryEvent[]) => events.filter((e) => e.type?.endsWith('StateEntered')).length;
 

@@ -4,43 +4,22 @@
  * fresh temp state dir and an ephemeral port, deploys the assembly, and taps the DynamoDB
  * front to count write requests per table (the front's own counters are per operation only).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { Agent } from 'node:http';
 import { LocalCloud } from '../../local/cloud.js';
-import { synthesize } from '../../local/cloudformation/synth.js';
+import { ensureAssembly as ensureAppAssembly } from '../../local/cloudformation/synth.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const SOURCES = ['bin', 'lib', 'lambdas', 'statemachines', 'cdk.json', 'package.json'];
-
-function newestSource(): number {
-  let newest = 0;
-  const walk = (p: string): void => {
-    if (!existsSync(p)) return;
-    const st = statSync(p);
-    if (st.isDirectory()) for (const e of readdirSync(p)) walk(path.join(p, e));
-    else newest = Math.max(newest, st.mtimeMs);
-  };
-  for (const s of SOURCES) walk(path.join(ROOT, s));
-  return newest;
-}
-
 /** Synthesizes `cdk.out` unless it is newer than every source of the app. */
 export async function ensureAssembly(log: (line: string) => void): Promise<string> {
-  const assemblyDir = path.join(ROOT, 'cdk.out');
-  const manifest = path.join(assemblyDir, 'manifest.json');
-  if (existsSync(manifest) && statSync(manifest).mtimeMs > newestSource()) {
-    log('cdk.out is newer than every source of the app: reusing it');
-    return assemblyDir;
-  }
-  const r = await synthesize({ cwd: ROOT, quiet: true });
-  log(`synthesized the app into cdk.out in ${r.durationMs} ms`);
+  const r = await ensureAppAssembly({ cwd: ROOT, quiet: true });
+  log(r.synthesized ? `synthesized the app into cdk.out in ${r.durationMs} ms` : 'cdk.out is newer than every source of the app: reusing it');
   return r.assemblyDir;
 }
 
@@ -204,4 +183,16 @@ export async function waitIdle(cloud: LocalCloud, timeoutMs: number, everyMs = 2
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Every event of an execution's history, all pages. */
+export async function executionHistory(b: BenchCloud, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let token: string | undefined;
+  do {
+    const page = await b.clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken: token }));
+    events.push(...(page.events ?? []));
+    token = page.nextToken;
+  } while (token);
+  return events;
 }

@@ -17,22 +17,12 @@ import { UsageError } from '../errors.js';
 import { printJson, status, table } from '../format.js';
 import { ledgerTable, readEffects, readHeader, sagaIdOf, type SagaHeader } from '../ledger.js';
 import { sleep } from '../util.js';
+import { seededRandom } from '../../local/core/faults.js';
 
 /** The scenarios, by name. */
 export const SCENARIOS = ['happy', 'stock-out', 'declined-payment', 'compensation-failure', 'duplicate-storm', 'replica-outage'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-/** mulberry32: the same seed gives the same quantities, amounts and fault draws. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One order the scenario places. */
 export interface SimOrder {

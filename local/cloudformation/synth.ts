@@ -4,7 +4,7 @@
  * start-up, which is most of `cdk synth`'s time.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Written into the assembly after a successful synth: its absence means the assembly may be partial. */
@@ -71,4 +71,34 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   const endedAt = Date.now();
   writeFileSync(path.join(assemblyDir, SYNTH_MARKER), JSON.stringify({ app, endedAt, durationMs: endedAt - started }));
   return { assemblyDir, durationMs: endedAt - started, endedAt };
+}
+
+/** What the app's assembly is built from: a change to any of these makes `cdk.out` stale. */
+export const APP_SOURCES = ['bin', 'lib', 'lambdas', 'statemachines', 'cdk.json', 'package.json', 'package-lock.json'] as const;
+
+/** Newest modification time under the app's sources. */
+function newestSource(cwd: string): number {
+  let newest = 0;
+  const walk = (p: string): void => {
+    if (!existsSync(p)) return;
+    const st = statSync(p);
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(path.join(p, e));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const s of APP_SOURCES) walk(path.join(cwd, s));
+  return newest;
+}
+
+/**
+ * Synthesizes unless the assembly is complete (its marker exists; only a finished synth writes
+ * it) and newer than every source of the app, or `force` is set.
+ * @returns the assembly directory and whether it was synthesized now.
+ */
+export async function ensureAssembly(options: SynthOptions & { force?: boolean } = {}): Promise<{ assemblyDir: string; synthesized: boolean; durationMs?: number }> {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const assemblyDir = path.resolve(cwd, options.outdir ?? 'cdk.out');
+  const marker = path.join(assemblyDir, SYNTH_MARKER);
+  if (!options.force && existsSync(marker) && statSync(marker).mtimeMs > newestSource(cwd)) return { assemblyDir, synthesized: false };
+  const result = await synthesize({ ...options, cwd });
+  return { assemblyDir: result.assemblyDir, synthesized: true, durationMs: result.durationMs };
 }

@@ -109,8 +109,8 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
-/** mulberry32: tiny, fast and deterministic. */
-function seededRandom(seed: number): () => number {
+/** mulberry32: tiny, fast and deterministic; the same seed gives the same draws. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
