@@ -4,7 +4,7 @@
  * waits for it and prints the run summary. Exit 1 when drift remains (escalated, breaker
  * tripped, or report mode found drift) or the run failed.
  */
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import cliProgress from 'cli-progress';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -82,16 +82,6 @@ export function progressFromHistory(events: readonly HistoryEvent[]): RunProgres
   return { totalSegments, segmentsDone, compared, discrepancies, phase };
 }
 
-async function history(ctx: CliContext, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await ctx.sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 /** `--json` output of `converge reconcile`. */
 export interface ReconcileReport {
@@ -131,7 +121,7 @@ export async function reconcileCommand(ctx: CliContext, opts: ReconcileOptions):
   try {
     for (;;) {
       d = await ctx.sfn.send(new DescribeExecutionCommand({ executionArn }));
-      progress = progressFromHistory(await history(ctx, executionArn!));
+      progress = progressFromHistory(await ctx.history(executionArn!));
       if (bar) {
         if (progress.totalSegments) bar.setTotal(progress.totalSegments);
         bar.update(progress.segmentsDone, { compared: progress.compared, discrepancies: progress.discrepancies, phase: progress.phase ?? '' });

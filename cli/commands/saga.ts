@@ -4,7 +4,7 @@
  * while Step Functions keeps it (90 days); the ledger's trail and the audit rows give the same
  * story afterwards, so the command still answers once the history has expired.
  */
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { placeOrderSaga } from '../../statemachines/place-order.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -184,16 +184,6 @@ export interface SagaReport {
   readonly audit: readonly AuditRow[];
 }
 
-async function fullHistory(ctx: CliContext, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await ctx.sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 /** Gathers everything known about one saga. */
 export async function sagaReport(ctx: CliContext, ref: string): Promise<SagaReport> {
@@ -211,7 +201,7 @@ export async function sagaReport(ctx: CliContext, ref: string): Promise<SagaRepo
   let events: HistoryEvent[] | undefined;
   if (executionArn) {
     try {
-      [execution, events] = await Promise.all([ctx.sfn.send(new DescribeExecutionCommand({ executionArn })), fullHistory(ctx, executionArn)]);
+      [execution, events] = await Promise.all([ctx.sfn.send(new DescribeExecutionCommand({ executionArn })), ctx.history(executionArn)]);
     } catch (err) {
       // Expired (or from another region/account): the ledger and the audit trail tell the story.
       if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
