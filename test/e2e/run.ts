@@ -39,5 +39,7 @@ console.log(env.CONVERGE_OUTPUTS ? `e2e against ${env.CONVERGE_ENDPOINT ?? 'AWS'
 
 // vitest's package exports don't include its bin, so locate it beside package.json.
 const vitest = path.join(path.dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
-const child = spawn(process.execPath, [vitest, 'run', 'test/e2e', ...passThrough], { cwd: ROOT, env, stdio: 'inherit' });
+// Files named on the command line narrow the run; vitest ORs filters, so test/e2e would match everything.
+const files = passThrough.some((a) => !a.startsWith('-')) ? [] : ['test/e2e'];
+const child = spawn(process.execPath, [vitest, 'run', ...files, ...passThrough], { cwd: ROOT, env, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -44,10 +44,14 @@ export interface TestCloud {
   readonly clients: TestClients;
   /** True when running against an external endpoint (LocalStack or AWS). */
   readonly external: boolean;
-  /** Advances the local cloud's clock (admin API); throws in external mode. */
+  /** Advances the local cloud's clock (admin API); throws where there is no local cloud. */
   advanceClock(ms: number): Promise<void>;
-  /** Replaces the fault plan (admin API); throws in external mode. */
+  /** Replaces the fault plan (admin API); throws where there is no local cloud. */
   setFaults(plan: FaultPlan): Promise<void>;
+  /** The local cloud's counters (`GET /_converge/stats`): faults fired, mappings, requests. */
+  stats(): Promise<Record<string, any>>;
+  /** Resolves once every stream mapping is caught up (from the stats); rejects after `timeoutMs`. */
+  mappingsIdle(timeoutMs?: number): Promise<void>;
   /** Stops the cloud and removes its state directory (local mode); destroys the clients. */
   stop(): Promise<void>;
 }
@@ -93,18 +97,35 @@ async function admin(endpoint: string, method: string, route: string, body?: unk
   return text ? JSON.parse(text) : undefined;
 }
 
+/** Polls the admin stats until every enabled mapping reports idle. */
+async function pollIdle(stats: () => Promise<Record<string, any>>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const mappings = ((await stats()).lambda?.mappings ?? []) as Array<{ enabled: boolean; idle: boolean; functionName: string }>;
+    const busy = mappings.filter((m) => m.enabled && !m.idle);
+    if (busy.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`stream mappings still busy after ${timeoutMs} ms: ${busy.map((m) => m.functionName).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Starts a fresh local cloud (temp state dir, ephemeral port) with the shared cdk.out deployed, or attaches to an external deployment. */
 export async function startTestCloud(opts: StartTestCloudOptions = {}): Promise<TestCloud> {
   const externalEndpoint = process.env.CONVERGE_ENDPOINT;
   const externalOutputs = process.env.CONVERGE_OUTPUTS;
   if (externalEndpoint || externalOutputs) {
     if (!externalOutputs) throw new Error('CONVERGE_ENDPOINT is set but CONVERGE_OUTPUTS is not: give the outputs file of the deployment (cdk deploy --outputs-file)');
-    if (opts.faults) throw new Error('fault plans need the embedded local cloud; they cannot be injected into an external deployment');
     const endpoint = externalEndpoint && externalEndpoint !== 'aws' ? externalEndpoint : undefined;
     const clients = makeClients(endpoint);
+    // A local cloud started elsewhere (`npm start`) still serves the admin API: use it over HTTP.
+    const hasAdmin = endpoint !== undefined && (await admin(endpoint, 'GET', 'health').then((h) => (h as { status?: string })?.status === 'ok', () => false));
     const adminOnly = (what: string) => async () => {
-      throw new Error(`${what} needs the embedded local cloud's admin API; this run targets ${endpoint ?? 'AWS'}`);
+      throw new Error(`${what} needs the local cloud's admin API; ${endpoint ?? 'AWS'} has none (LocalStack and AWS inject faults their own way)`);
     };
+    if (opts.faults) {
+      if (!hasAdmin) await adminOnly('a fault plan')();
+      await admin(endpoint!, 'PUT', 'faults', opts.faults);
+    }
     return {
       get cloud(): LocalCloud {
         throw new Error(`no embedded local cloud: this run targets ${endpoint ?? 'AWS'} (CONVERGE_ENDPOINT)`);
@@ -113,8 +134,10 @@ export async function startTestCloud(opts: StartTestCloudOptions = {}): Promise<
       outputs: merge(JSON.parse(readFileSync(externalOutputs, 'utf8'))),
       clients,
       external: true,
-      advanceClock: adminOnly('advanceClock'),
-      setFaults: adminOnly('setFaults'),
+      advanceClock: hasAdmin ? async (ms: number) => void (await admin(endpoint!, 'POST', 'clock/advance', { ms })) : adminOnly('advanceClock'),
+      setFaults: hasAdmin ? async (plan: FaultPlan) => void (await admin(endpoint!, 'PUT', 'faults', plan)) : adminOnly('setFaults'),
+      stats: hasAdmin ? async () => (await admin(endpoint!, 'GET', 'stats')) as Record<string, any> : adminOnly('stats'),
+      mappingsIdle: hasAdmin ? (timeoutMs = 20_000) => pollIdle(async () => (await admin(endpoint!, 'GET', 'stats')) as Record<string, any>, timeoutMs) : adminOnly('mappingsIdle'),
       async stop() {
         destroy(clients);
       },
@@ -145,6 +168,12 @@ export async function startTestCloud(opts: StartTestCloudOptions = {}): Promise<
     },
     async setFaults(plan) {
       await admin(endpoint, 'PUT', 'faults', plan);
+    },
+    async stats() {
+      return (await admin(endpoint, 'GET', 'stats')) as Record<string, any>;
+    },
+    mappingsIdle(timeoutMs = 20_000) {
+      return pollIdle(async () => (await admin(endpoint, 'GET', 'stats')) as Record<string, any>, timeoutMs);
     },
     async stop() {
       destroy(clients);
