@@ -3,6 +3,7 @@
  * stock and wallets, publishes OrderPlaced on the bus, answers escalations like `converge resolve`
  * (SendTaskSuccess with the token from the ledger), and reads back what the generated cases assert.
  */
+import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -15,7 +16,11 @@ export const STOCK = 100;
 export const BALANCE = 100_000;
 
 /** One isolated order: its own skus and customer, so invariants are per case. */
-export function fixture(id: string) {
+/** Suffix that keeps this run's keys apart from earlier runs against the same (persistent) cloud. */
+const RUN = randomUUID().slice(0, 6);
+
+export function fixture(name: string) {
+  const id = `${name}-${RUN}`;
   const skus = [`${id}-sku-a`, `${id}-sku-b`];
   const customerId = `${id}-cust`;
   return { orderId: id, sagaId: `order#${id}`, skus, customerId, initial: { stock: Object.fromEntries(skus.map((s) => [s, STOCK])), balances: { [customerId]: BALANCE } } };
