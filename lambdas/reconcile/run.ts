@@ -10,14 +10,13 @@ import { dynamodb, documents, eventbridge } from '../shared/adapters/clients.js'
 import { DynamoAuditLog } from '../shared/adapters/audit-log.js';
 import { EventBridgePublisher } from '../shared/adapters/event-publisher.js';
 import { validate } from '../shared/contracts/contract.js';
-import { DriftDetected, ReconcileCompleted } from '../shared/contracts/events.js';
 import { logger, metrics } from '../shared/observability.js';
 import { loadReconcileConfig } from './config.js';
 import { DynamoRunStore } from './adapters/run-store.js';
 import { RunInput } from './input.js';
-import { completionEvent, decide, planRun, summarize, type RunDecision, type RunPlan, type SegmentCompareResult } from './domain/run.js';
+import { decide, summarize, type RunDecision, type RunPlan, type SegmentCompareResult } from './domain/run.js';
+import { planPhase, recordRun } from './domain/run-phases.js';
 import type { ResolveOutcome } from './domain/resolve.js';
-import { RunPlanConflict } from './errors.js';
 import { DynamoSagaReader } from './adapters/saga-reader.js';
 import { checkEndedSagas } from './domain/saga-checks.js';
 import { placeOrderSaga } from '../../statemachines/place-order.js';
@@ -49,56 +48,36 @@ const RunEvent = z.discriminatedUnion('phase', [
   z.object({ phase: z.literal('sagas'), plan: trusted<RunPlan>() }),
 ]);
 
-async function itemCount(table: string): Promise<number> {
-  const out = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
-  return out.Table?.ItemCount ?? 0;
-}
+const sizer = { itemCount: async (table: string) => (await dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.ItemCount ?? 0 };
+const runMetrics = { count: (name: string, n: number) => metrics.addMetric(name, MetricUnit.Count, n) };
 
 export const handler = async (event: unknown, context: Context) => {
   const e = validate('converge.reconcile/RunTask', RunEvent, event);
-  if (e.phase === 'plan') {
-    const request = validate('converge.reconcile/RunInput', RunInput, e.input ?? {});
-    const count = request.strategy === 'full' ? Math.max(await itemCount(config.pair.sourceTable), await itemCount(config.pair.replicaTable)) : 0;
-    const first = planRun(request, { executionName: e.executionName, itemCount: count, defaults: config.defaults });
-    const recorded = await runs.recordPlan({ runId: first.runId, strategy: first.strategy, totalSegments: first.totalSegments });
-    if (recorded.plan.strategy !== first.strategy) throw new RunPlanConflict(first.runId, `was planned as ${recorded.plan.strategy}, cannot resume as ${first.strategy}`);
-    // A resumed run keeps its first segmentation, so its checkpoints line up.
-    const plan = recorded.existed ? planRun(request, { executionName: e.executionName, itemCount: count, defaults: config.defaults, recordedSegments: recorded.plan.totalSegments }) : first;
-    logger.info('run planned', { runId: plan.runId, mode: plan.mode, strategy: plan.strategy, segments: plan.totalSegments, resumed: plan.resumed });
-    return plan;
+  switch (e.phase) {
+    case 'plan': {
+      const request = validate('converge.reconcile/RunInput', RunInput, e.input ?? {});
+      const plan = await planPhase(request, { pair: config.pair, sizer, runs, defaults: config.defaults, executionName: e.executionName });
+      logger.info('run planned', { runId: plan.runId, mode: plan.mode, strategy: plan.strategy, segments: plan.totalSegments, resumed: plan.resumed });
+      return plan;
+    }
+    case 'decide':
+      return decide(e.plan, e.compare, e.recheck);
+    case 'sagas': {
+      if (!sagaReader || !config.SAGA_DEFINITION) return { flagged: [], checked: 0 };
+      const since = new Date(Date.now() - config.SAGA_WINDOW_DAYS * 86_400_000).toISOString();
+      const out = await checkEndedSagas({ definition: SAGAS[config.SAGA_DEFINITION], reader: sagaReader, audit, actor: context.functionName }, { runId: e.plan.runId, sinceIso: since });
+      logger.info('saga post-conditions checked', { runId: e.plan.runId, checked: out.checked, flagged: out.flagged.length });
+      return { flagged: out.flagged, checked: out.checked };
+    }
+    case 'summarize': {
+      const summary = summarize(e.plan, e.compare, e.recheck, e.decision, e.finalize, e.sagas);
+      try {
+        await recordRun(summary, { metrics: runMetrics, audit, publisher, actor: context.functionName, reason: e.decision.reason, executionName: e.executionName });
+      } finally {
+        metrics.publishStoredMetrics();
+      }
+      logger.info('run summarized', { runId: summary.runId, compared: summary.compared, discrepancies: summary.discrepancies, repaired: summary.repaired, breakerTripped: summary.breakerTripped });
+      return summary;
+    }
   }
-  if (e.phase === 'decide') return decide(e.plan, e.compare, e.recheck);
-  if (e.phase === 'sagas') {
-    if (!sagaReader || !config.SAGA_DEFINITION) return { flagged: [], checked: 0 };
-    const since = new Date(Date.now() - config.SAGA_WINDOW_DAYS * 86_400_000).toISOString();
-    const out = await checkEndedSagas({ definition: SAGAS[config.SAGA_DEFINITION], reader: sagaReader, audit, actor: context.functionName }, { runId: e.plan.runId, sinceIso: since });
-    logger.info('saga post-conditions checked', { runId: e.plan.runId, checked: out.checked, flagged: out.flagged.length });
-    return { flagged: out.flagged, checked: out.checked };
-  }
-
-  const summary = summarize(e.plan, e.compare, e.recheck, e.decision, e.finalize, e.sagas);
-  metrics.addMetric('ItemsCompared', MetricUnit.Count, summary.compared);
-  metrics.addMetric('RcuConsumed', MetricUnit.Count, summary.rcuConsumed);
-  for (const [type, n] of Object.entries(summary.discrepancies)) metrics.addMetric(`Discrepancies_${type}`, MetricUnit.Count, n);
-  metrics.addMetric('Repairs', MetricUnit.Count, summary.repaired);
-  metrics.addMetric('FalsePositives', MetricUnit.Count, summary.falsePositives);
-  metrics.addMetric('Escalations', MetricUnit.Count, summary.escalated);
-  metrics.addMetric('BreakerTripped', MetricUnit.Count, summary.breakerTripped ? 1 : 0);
-  metrics.publishStoredMetrics();
-  await audit.append({
-    entityId: `reconcile#${summary.runId}`,
-    action: 'RECONCILE_RUN',
-    actor: context.functionName,
-    reason: e.decision.reason,
-    correlationId: summary.runId,
-    runId: summary.runId,
-    details: { ...summary, executionName: e.executionName },
-    idempotencyKey: `${summary.runId}:RECONCILE_RUN:${e.executionName}`,
-  });
-  const outbound = completionEvent(summary);
-  // Validate against the published contract before it leaves.
-  (outbound.detailType === 'DriftDetected' ? DriftDetected : ReconcileCompleted).build(outbound.detail as never);
-  if (publisher) await publisher.publish([outbound]);
-  logger.info('run summarized', { runId: summary.runId, compared: summary.compared, discrepancies: summary.discrepancies, repaired: summary.repaired, breakerTripped: summary.breakerTripped });
-  return summary;
 };

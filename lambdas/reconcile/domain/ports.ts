@@ -102,3 +102,13 @@ export interface DigestReader {
   /** Every member of a bucket, tombstones included. */
   readMembers(pair: TablePair, side: Side, bucket: number): Promise<{ members: DigestMember[]; itemsRead: number; rcu: number }>;
 }
+
+/** Item counts of a table (DescribeTable's ItemCount), for planning segments. */
+export interface TableSizer {
+  itemCount(table: string): Promise<number>;
+}
+
+/** Counts a named metric (EMF in the adapter). */
+export interface RunMetrics {
+  count(name: string, n: number): void;
+}
