@@ -90,20 +90,22 @@ const counts = z.object({
   COMPENSATION_INCOMPLETE: z.number().int().nonnegative().default(0),
 });
 
+/** What every `converge.reconcile` event says about its run. */
+const runFields = {
+  schemaVersion: z.literal(1),
+  runId: id,
+  mode: z.enum(['report', 'repair']),
+  strategy: z.enum(['full', 'digest']),
+  discrepancies: counts,
+};
+
 /** `converge.reconcile` / `DriftDetected`: a run found drift it did not (or may not) repair. */
 export const DriftDetected = defineContract({
   name: 'converge.reconcile/DriftDetected',
   source: 'converge.reconcile',
   detailType: 'DriftDetected',
   current: 1,
-  schema: z.object({
-    schemaVersion: z.literal(1),
-    runId: id,
-    mode: z.enum(['report', 'repair']),
-    strategy: z.enum(['full', 'digest']),
-    discrepancies: counts,
-    breakerTripped: z.boolean(),
-  }),
+  schema: z.object({ ...runFields, breakerTripped: z.boolean() }),
 });
 
 /** `converge.reconcile` / `ReconcileCompleted`: a run finished with no drift left. */
@@ -113,12 +115,8 @@ export const ReconcileCompleted = defineContract({
   detailType: 'ReconcileCompleted',
   current: 1,
   schema: z.object({
-    schemaVersion: z.literal(1),
-    runId: id,
-    mode: z.enum(['report', 'repair']),
-    strategy: z.enum(['full', 'digest']),
+    ...runFields,
     compared: z.number().int().nonnegative(),
-    discrepancies: counts,
     repaired: z.number().int().nonnegative(),
     falsePositives: z.number().int().nonnegative(),
   }),
