@@ -11,9 +11,7 @@ import {
   ListStacksCommand,
 } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalClock } from '../../../local/core/clock.js';
-import { FaultInjector } from '../../../local/core/faults.js';
-import type { Kernel } from '../../../local/core/kernel.js';
+import { testKernel } from '../../support/kernel.js';
 import { startFront, type Front } from '../../../local/core/server.js';
 import { createCloudFormation, type CloudFormationParts } from '../../../local/cloudformation/index.js';
 
@@ -22,25 +20,9 @@ let front: Front;
 let parts: CloudFormationParts;
 let cfn: CloudFormationClient;
 
-const unused = () => {
-  throw new Error('not wired in this test');
-};
-
 beforeAll(async () => {
   stateDir = mkdtempSync(path.join(tmpdir(), 'converge-cfnapi-'));
-  const kernel: Kernel = {
-    clock: new LocalClock(),
-    faults: new FaultInjector(),
-    stateDir,
-    region: 'us-east-1',
-    endpoint: '',
-    lambda: { invoke: unused, aliasesOf: unused },
-    streams: { readAfter: unused, latestSequence: unused, onAppend: unused, tableOf: unused },
-    sqs: { sendMessage: unused },
-    states: { startExecution: unused },
-    events: { putEvents: unused },
-    dynamodb: { call: unused },
-  };
+  const kernel = testKernel(stateDir);
   parts = createCloudFormation(kernel);
   const deployer = parts.connect(parts.service.providers!);
   front = await startFront({ json: [], routes: parts.service.routes!, port: 0 });

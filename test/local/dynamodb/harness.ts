@@ -9,14 +9,11 @@ import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, type StreamViewType } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand, type _Record } from '@aws-sdk/client-dynamodb-streams';
 import { LocalClock } from '../../../local/core/clock.js';
-import { FaultInjector } from '../../../local/core/faults.js';
+import { testKernel } from '../../support/kernel.js';
 import type { Kernel } from '../../../local/core/kernel.js';
 import { startFront, type Front } from '../../../local/core/server.js';
 import { createDynamoDb } from '../../../local/dynamodb/index.js';
 
-function unavailable(port: string): any {
-  return new Proxy({}, { get: () => () => { throw new Error(`the ${port} port is not part of this test`); } });
-}
 
 /** A running local DynamoDB with clients. */
 export interface Harness {
@@ -32,19 +29,7 @@ export interface Harness {
 /** Starts the service (on `stateDir`, a fresh temp dir by default) and the front on an ephemeral port. */
 export async function startHarness(options: { stateDir?: string; clock?: LocalClock } = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'converge-ddb-'));
-  const kernel: Kernel = {
-    clock: options.clock ?? new LocalClock(Date.UTC(2026, 0, 1)),
-    faults: new FaultInjector(),
-    stateDir,
-    region: 'us-east-1',
-    endpoint: '',
-    lambda: unavailable('lambda'),
-    streams: unavailable('streams'),
-    sqs: unavailable('sqs'),
-    states: unavailable('states'),
-    events: unavailable('events'),
-    dynamodb: unavailable('dynamodb'),
-  };
+  const kernel = testKernel(stateDir, { clock: options.clock ?? new LocalClock(Date.UTC(2026, 0, 1)) });
   const ddb = createDynamoDb(kernel, { ttlSweepIntervalMs: 3_600_000 });
   kernel.dynamodb = ddb.dynamodb;
   kernel.streams = ddb.streams;

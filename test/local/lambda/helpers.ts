@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { AwsError, type ProvisionRequest } from '../../../local/core/aws.js';
+import type { ProvisionRequest } from '../../../local/core/aws.js';
 import { LocalClock } from '../../../local/core/clock.js';
-import { FaultInjector } from '../../../local/core/faults.js';
+import { testKernel } from '../../support/kernel.js';
 import type { Kernel, SqsPort, StreamRecord, StreamsPort } from '../../../local/core/kernel.js';
 import { startFront, type Front } from '../../../local/core/server.js';
 import { createLambda, type LambdaOptions, type LocalLambda } from '../../../local/lambda/index.js';
@@ -100,10 +100,6 @@ export class FakeSqs implements SqsPort {
   }
 }
 
-function unavailable(name: string): never {
-  throw new AwsError('ServiceUnavailable', `${name} is not part of this test`);
-}
-
 /** A running Lambda service on its own front, with a fake stream and SQS. */
 export interface Harness {
   readonly kernel: Kernel;
@@ -126,19 +122,7 @@ export async function startHarness(options: LambdaOptions & { stateDir?: string;
   const clock = options.clock ?? new LocalClock();
   const streams = options.streams ?? new FakeStreams(clock);
   const sqs = new FakeSqs();
-  const kernel: Kernel = {
-    clock,
-    faults: new FaultInjector(),
-    stateDir,
-    region: 'us-east-1',
-    endpoint: 'http://127.0.0.1:1',
-    lambda: { invoke: () => unavailable('lambda'), aliasesOf: () => [] },
-    streams,
-    sqs,
-    states: { startExecution: () => unavailable('states') },
-    events: { putEvents: () => unavailable('events') },
-    dynamodb: { call: () => unavailable('dynamodb') },
-  };
+  const kernel = testKernel(stateDir, { clock, endpoint: 'http://127.0.0.1:1', streams, sqs });
   const { service, lambda } = createLambda(kernel, options);
   kernel.lambda = lambda;
   const front = await startFront({ json: [], routes: service.routes ?? [], port: 0 });

@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalClock } from '../../../local/core/clock.js';
-import { FaultInjector } from '../../../local/core/faults.js';
+import { testKernel } from '../../support/kernel.js';
 import type { Kernel } from '../../../local/core/kernel.js';
 import { startFront, type Front } from '../../../local/core/server.js';
 import { Deployer } from '../../../local/cloudformation/index.js';
@@ -38,24 +38,8 @@ let kernel: Kernel;
 let parts: SqsParts;
 let sqs: SQSClient;
 
-const unused = () => {
-  throw new Error('not wired in this test');
-};
-
 async function boot(clockStart?: number): Promise<void> {
-  kernel = {
-    clock: new LocalClock(clockStart),
-    faults: new FaultInjector(),
-    stateDir,
-    region: 'us-east-1',
-    endpoint: '',
-    lambda: { invoke: unused, aliasesOf: unused },
-    streams: { readAfter: unused, latestSequence: unused, onAppend: unused, tableOf: unused },
-    sqs: { sendMessage: unused },
-    states: { startExecution: unused },
-    events: { putEvents: unused },
-    dynamodb: { call: unused },
-  };
+  kernel = testKernel(stateDir, { clock: new LocalClock(clockStart) });
   parts = createSqs(kernel);
   kernel.sqs = parts.sqs;
   front = await startFront({ json: [parts.service.json!], routes: [], port: 0 });
