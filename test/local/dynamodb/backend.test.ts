@@ -22,4 +22,21 @@ describe('DynaliteBackend', () => {
     expect((await backend.call('GetItem', { TableName: 'Raw', Key: { pk: { S: 'a' } } })).Item).toEqual({ pk: { S: 'a' } });
     await backend.stop();
   });
+
+  it('lets calls already sent finish before it stops, and refuses later ones', async () => {
+    const backend = new DynaliteBackend(join(mkdtempSync(join(tmpdir(), 'converge-dynalite-')), 'leveldb'));
+    await backend.start();
+    await backend.call('CreateTable', {
+      TableName: 'Busy', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST',
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const puts = Array.from({ length: 50 }, (_, i) => backend.call('PutItem', { TableName: 'Busy', Item: { pk: { S: `k${i}` } } }));
+    const stopped = backend.stop();
+    await expect(backend.call('GetItem', { TableName: 'Busy', Key: { pk: { S: 'k0' } } })).rejects.toMatchObject({ code: 'ServiceUnavailable' });
+    await Promise.all(puts);
+    await stopped;
+    await backend.start();
+    expect((await backend.call('Scan', { TableName: 'Busy', Select: 'COUNT' })).Count).toBe(50);
+    await backend.stop();
+  });
 });
