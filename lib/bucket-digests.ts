@@ -17,8 +17,19 @@ export interface BucketDigestsProps {
   readonly buckets?: number;
   /** Buckets per digest item: detection reads `2 × buckets / bucketsPerPage` items; each item grows ~30 bytes per bucket. @default 64 */
   readonly bucketsPerPage?: number;
-  /** Records per invocation of the upkeep function. @default 100 */
+  /**
+   * Records per invocation of the upkeep function, at most. Larger batches share page updates:
+   * a batch's changes are grouped by digest page, so a page's ADD carries every change of the
+   * batch that falls on it (up to the 100 items of a transaction).
+   * @default 1000
+   */
   readonly batchSize?: number;
+  /**
+   * How long the mapping may gather records before invoking, for larger batches at low traffic;
+   * the digests then lag the tables by up to this much (the reconciler rechecks what it finds).
+   * @default - none: invoke as soon as records are there
+   */
+  readonly maxBatchingWindow?: Duration;
   /** Retries of a failing batch before it goes to the dead-letter queue. @default 10 */
   readonly retryAttempts?: number;
   /** Digests can be rebuilt, so by default they go with the stack. @default RemovalPolicy.DESTROY */
@@ -83,7 +94,8 @@ export class BucketDigests extends Construct {
           target: fn,
           eventSourceArn: table.tableStreamArn!,
           startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-          batchSize: props.batchSize ?? 100,
+          batchSize: props.batchSize ?? 1000,
+          maxBatchingWindow: props.maxBatchingWindow,
           bisectBatchOnError: false,
           retryAttempts: props.retryAttempts ?? 10,
           reportBatchItemFailures: true,

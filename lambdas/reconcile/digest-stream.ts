@@ -1,9 +1,9 @@
 /**
  * Digest upkeep: applies the stream records of the source or the replica to the bucket digests,
  * batched into as few transactions as DynamoDB allows (a record whose canonical hash did not
- * change costs nothing). Chunks are applied in order; on a failure the rest of the batch is
- * reported failed, so the mapping retries from there and the per-key sequence condition skips
- * what was already applied.
+ * change costs nothing). On a failure the batch is reported failed from the first record not
+ * applied, so the mapping retries from there and the per-key sequence condition skips what was
+ * already applied.
  */
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -49,7 +49,7 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
   } catch (err) {
     const from = failedFrom ?? 0;
     logger.error('digest update failed; retrying from this record', { sequenceNumber: event.Records[from]?.dynamodb?.SequenceNumber, error: (err as Error).name });
-    // Everything before the failed chunk is applied; the mapping resumes here and the member
+    // Everything before this record is applied; the mapping resumes here and the member
     // sequence condition turns anything already applied into a no-op.
     return { batchItemFailures: event.Records.slice(from).map((r) => ({ itemIdentifier: r.dynamodb!.SequenceNumber! })) };
   } finally {

@@ -23,6 +23,9 @@ describe('BucketDigests', () => {
       expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
       expect(m.StartingPosition).toBe('TRIM_HORIZON');
       expect(m.DestinationConfig.OnFailure.Destination).toBeDefined();
+      // Large batches let one page update carry many changes.
+      expect(m.BatchSize).toBe(1000);
+      expect(m.MaximumBatchingWindowInSeconds).toBeUndefined();
     }
     const env = Object.values(t.findResources('AWS::Lambda::Function')).map((f: any) => f.Properties.Environment.Variables).find((v: any) => v.DIGEST_TABLE);
     expect(env).toMatchObject({ DIGEST_BUCKETS: '1024', DIGEST_BUCKETS_PER_PAGE: '32' });

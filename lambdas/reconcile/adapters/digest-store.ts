@@ -26,6 +26,9 @@ type Sdk = Record<string, SdkAttributeValue>;
 export const pageKey = (pair: string, side: Side, page: number) => ({ pk: { S: `page#${pair}#${side}#${String(page).padStart(5, '0')}` }, sk: { S: 'page' } });
 export const memberPk = (pair: string, side: Side, bucket: number) => `member#${pair}#${side}#${bucket}`;
 
+/** Orders mutations by side, then page. */
+const pageRank = (m: DigestMutation): number => (m.side === 'source' ? 0 : 1_000_000_000) + m.page;
+
 /** DynamoDB's limit of items per TransactWriteItems. */
 const MAX_TRANSACTION_ITEMS = 100;
 
@@ -101,33 +104,41 @@ export class DynamoDigestStore implements DigestReader {
    * Applies a batch of changes in as few transactions as possible. Each transaction holds one
    * member write per change (conditional on the member's stored sequence number being lower, so a
    * redelivered record is a no-op) and one ADD per touched page carrying the summed deltas of its
-   * slots, so the digests move exactly once per stream record. Changes are applied in order; a
-   * transaction never holds the same key twice, since its two changes would need ordering.
-   * @returns for each mutation, `applied` or `duplicate`; throws on the first chunk that fails
-   *          for another reason, after `onChunkFailed(index of its first mutation)`.
+   * slots, so the digests move exactly once per stream record.
+   *
+   * The changes are applied grouped by page, so that a page's ADD carries as many changes as
+   * its transaction has room for: sums commute across keys, and the sort is stable, so the changes
+   * of one key (always on one page) keep their stream order. A transaction never holds the same
+   * key twice, since its two changes would need ordering. Transactions go one after the other
+   * and the first failure stops the batch.
+   * @returns for each mutation (in input order), `applied` or `duplicate`; throws on the first
+   *          transaction that fails for another reason, after `onFailed(i)` where `i` is the
+   *          lowest input index not applied: every mutation before it is applied, and the ones
+   *          after it that were are no-ops when redelivered.
    */
-  async applyAll(pair: TablePair, mutations: readonly DigestMutation[], nowSeconds: number, onChunkFailed?: (firstIndex: number) => void): Promise<Array<'applied' | 'duplicate'>> {
-    const outcomes: Array<'applied' | 'duplicate'> = [];
+  async applyAll(pair: TablePair, mutations: readonly DigestMutation[], nowSeconds: number, onFailed?: (firstUnapplied: number) => void): Promise<Array<'applied' | 'duplicate'>> {
+    const outcomes: Array<'applied' | 'duplicate'> = mutations.map(() => 'applied');
+    const order = mutations.map((_, i) => i).sort((a, b) => pageRank(mutations[a]!) - pageRank(mutations[b]!) || a - b);
     let i = 0;
-    while (i < mutations.length) {
+    while (i < order.length) {
       const chunk: number[] = [];
       const keys = new Set<string>();
       const pages = new Set<string>();
-      for (; i < mutations.length; i++) {
-        const m = mutations[i]!;
+      for (; i < order.length; i++) {
+        const m = mutations[order[i]!]!;
         const memberId = `${m.side}|${m.keyString}`;
         const pageId = `${m.side}|${m.page}`;
         if (keys.has(memberId)) break;
         if (chunk.length + 1 + pages.size + (pages.has(pageId) ? 0 : 1) > MAX_TRANSACTION_ITEMS) break;
-        chunk.push(i);
+        chunk.push(order[i]!);
         keys.add(memberId);
         pages.add(pageId);
       }
       try {
         const applied = await this.applyChunk(pair, chunk.map((k) => mutations[k]!), nowSeconds);
-        outcomes.push(...applied);
+        chunk.forEach((k, j) => (outcomes[k] = applied[j]!));
       } catch (err) {
-        onChunkFailed?.(chunk[0]!);
+        onFailed?.(Math.min(...chunk, ...order.slice(i)));
         throw err;
       }
     }

@@ -34,6 +34,37 @@ function fold(ms: readonly DigestMutation[]): Map<number, { sum: bigint; count: 
   return out;
 }
 
+/** Counts the TransactWriteItems calls `store`'s client sends from now on (an SDK middleware, not a mock). */
+function countTransactions(): () => number {
+  let n = 0;
+  const name = `count-${Math.random()}`;
+  db.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'TransactWriteItemsCommand') n += 1;
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return () => {
+    db.client.middlewareStack.remove(name);
+    return n;
+  };
+}
+
+/** Transactions needed when a batch is packed in record order (members + distinct pages ≤ 100). */
+function transactionsInOrder(ms: readonly DigestMutation[]): number {
+  let n = 0;
+  for (let i = 0; i < ms.length; n++) {
+    const pages = new Set<number>();
+    let members = 0;
+    for (; i < ms.length && members + 1 + pages.size + (pages.has(ms[i]!.page) ? 0 : 1) <= 100; i++) {
+      members += 1;
+      pages.add(ms[i]!.page);
+    }
+  }
+  return n;
+}
+
 let db: Harness;
 let store: DynamoDigestStore;
 
@@ -75,6 +106,46 @@ describe('DynamoDigestStore.applyAll', () => {
     for (const [bucket, d] of expected) expect(buckets.get(bucket), `bucket ${bucket}`).toEqual(d);
     const live = [...buckets.values()].reduce((n, d) => n + d.count, 0);
     expect(live).toBe(150 - 15 + 1);
+  });
+
+  it('groups a batch by page, so a page update carries many changes', async () => {
+    const wide: DigestLayout = { buckets: 1_024, bucketsPerPage: 8 };
+    const grouped: TablePair = { ...pair, name: 'grouped' };
+    const calls = countTransactions();
+    // 600 keys over 128 pages: in record order a transaction of 100 items holds about as many
+    // page updates as changes; grouped by page, most of it is changes.
+    const ms = Array.from({ length: 600 }, (_, i) => digestMutation(grouped, wide, 'source', record('INSERT', `g${i}`, undefined, order(`g${i}`, 1)))!);
+    const outcomes = await store.applyAll(grouped, ms, 1_000);
+    expect(outcomes.every((o) => o === 'applied')).toBe(true);
+    const inRecordOrder = transactionsInOrder(ms);
+    expect(calls()).toBeLessThan(inRecordOrder * 0.8);
+    const { buckets } = await store.readPages(grouped, 'source', Array.from({ length: wide.buckets / wide.bucketsPerPage }, (_, p) => p));
+    for (const [bucket, d] of fold(ms)) expect(buckets.get(bucket), `bucket ${bucket}`).toEqual(d);
+  });
+
+  it('after a failed transaction mid-batch, reports the lowest record not applied, and a redelivery from there is exact', async () => {
+    const side = 'replica';
+    // Two changes of one key (kept in order), spread over every page: three transactions.
+    const records = [
+      ...Array.from({ length: 200 }, (_, i) => record('INSERT', `f${i}`, undefined, order(`f${i}`, 1))),
+      ...Array.from({ length: 50 }, (_, i) => record('MODIFY', `f${i * 4}`, order(`f${i * 4}`, 1), order(`f${i * 4}`, 2))),
+    ];
+    const ms = records.map((r) => digestMutation(pair, layout, side, r)!);
+    db.kernel.faults.load({ rules: [{ service: 'dynamodb', operation: 'TransactWriteItems', kind: 'error', errorName: 'InternalServerError', after: 1, times: 1 }] });
+    let failedAt: number | undefined;
+    try {
+      await expect(store.applyAll(pair, ms, 1_000, (i) => (failedAt = i))).rejects.toMatchObject({ name: 'InternalServerError' });
+    } finally {
+      db.kernel.faults.clear();
+    }
+    expect(failedAt).toBeGreaterThanOrEqual(0);
+    expect(failedAt).toBeLessThan(ms.length);
+    // What the mapping does next: redeliver from the reported record to the end of the batch.
+    const again = await store.applyAll(pair, ms.slice(failedAt), 1_000);
+    expect(again.some((o) => o === 'applied')).toBe(true);
+    expect(again.some((o) => o === 'duplicate')).toBe(true);
+    const { buckets } = await store.readPages(pair, side, Array.from({ length: layout.buckets / layout.bucketsPerPage }, (_, p) => p));
+    for (const [bucket, d] of fold(ms)) expect(buckets.get(bucket), `bucket ${bucket}`).toEqual(d);
   });
 
   it('reports the first mutation of a chunk that fails for a reason other than a duplicate', async () => {
