@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bootBench } from './benches/boot.js';
-import { bareDynalitePutRate, createRawTable, putRate } from './benches/raw.js';
+import { bareDynalitePutRate, createRawTable, medianPutRate, putRate } from './benches/raw.js';
 import { reconcileBench, reconcileUnavailable } from './benches/reconcile.js';
 import { sagaBench, sagaUnavailable } from './benches/saga.js';
 import { syncBench, syncUnavailable } from './benches/sync.js';
@@ -40,8 +40,8 @@ const enabled = (phase: string) => !only || only.includes(phase);
 
 /** Sizes: the full run fits 10 minutes on 2 cores; --quick is a smoke check under a minute. */
 const SIZES = quick
-  ? { rawPuts: 300, putConcurrency: 32, syncChanges: 200, lagSamples: 20, lagPerSecond: 20, sagas: 4, sagaConcurrency: 4, reconcileItems: 2_000, driftItems: 6, scanSegments: 4, freshSynthForBoot: false }
-  : { rawPuts: 3_000, putConcurrency: 32, syncChanges: 2_000, lagSamples: 200, lagPerSecond: 25, sagas: 40, sagaConcurrency: 8, reconcileItems: 100_000, driftItems: 100, scanSegments: 4, freshSynthForBoot: true };
+  ? { rawPuts: 300, rawRounds: 1, putConcurrency: 32, syncChanges: 200, lagSamples: 20, lagPerSecond: 20, sagas: 4, sagaConcurrency: 4, reconcileItems: 2_000, driftItems: 6, scanSegments: 4, freshSynthForBoot: false }
+  : { rawPuts: 3_000, rawRounds: 3, putConcurrency: 32, syncChanges: 2_000, lagSamples: 200, lagPerSecond: 25, sagas: 40, sagaConcurrency: 8, reconcileItems: 100_000, driftItems: 100, scanSegments: 4, freshSynthForBoot: true };
 
 const results = Object.fromEntries(RESULT_KEYS.map((k) => [k, null])) as Record<ResultKey, number | null>;
 const skipped: Partial<Record<ResultKey, string>> = {};
@@ -113,13 +113,16 @@ async function main(): Promise<void> {
       const bare = await bareDynalitePutRate(SIZES.rawPuts, SIZES.putConcurrency);
       await createRawTable(b.clients.dynamodb, 'bench-raw-plain', false);
       await createRawTable(b.clients.dynamodb, 'bench-raw-streamed', true);
-      const plain = await putRate(b.clients.dynamodb, 'bench-raw-plain', SIZES.rawPuts, SIZES.putConcurrency);
+      // The baseline of syncThroughputRatio: the median of several rounds, a single short round
+      // varies by a third from run to run on this machine.
+      const plainRounds = await medianPutRate(b.clients.dynamodb, 'bench-raw-plain', SIZES.rawPuts, SIZES.putConcurrency, SIZES.rawRounds);
+      const plain = plainRounds.median;
       const streamed = await putRate(b.clients.dynamodb, 'bench-raw-streamed', SIZES.rawPuts, SIZES.putConcurrency);
       set('bareDynalitePutPerSecond', round(bare, 1));
       set('rawFrontPutPerSecond', round(plain, 1));
       set('rawStreamedFrontPutPerSecond', round(streamed, 1));
       set('streamFrontOverheadRatio', round(streamed / bare));
-      details.raw = { puts: SIZES.rawPuts, concurrency: SIZES.putConcurrency };
+      details.raw = { puts: SIZES.rawPuts, concurrency: SIZES.putConcurrency, plainRounds: plainRounds.rounds, baseline: 'median of the plain rounds' };
     });
 
     await phase('reconcile', RECONCILE_KEYS, async () => {

@@ -29,11 +29,23 @@ export async function createRawTable(client: DynamoDBClient, name: string, strea
   await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: name });
 }
 
-/** Concurrent PutItem of `count` distinct order-shaped items; returns items/s. A short warm-up is not timed. */
-export async function putRate(client: DynamoDBClient, table: string, count: number, concurrency: number, prefix = 'raw'): Promise<number> {
-  await runPool(Math.min(50, count), concurrency, (i) => client.send(new PutItemCommand({ TableName: table, Item: orderItem(`${prefix}-warm-${i}`, 1, 'pk') })).then(() => {}));
+/**
+ * Concurrent PutItem of `count` distinct order-shaped items; returns items/s. A warm-up of
+ * `warmUp` puts is not timed (the first thousand requests of a process pay for JIT and
+ * leveldb's first memtable, and would make the figure depend on what ran before).
+ */
+export async function putRate(client: DynamoDBClient, table: string, count: number, concurrency: number, prefix = 'raw', warmUp = 50): Promise<number> {
+  await runPool(Math.min(warmUp, count), concurrency, (i) => client.send(new PutItemCommand({ TableName: table, Item: orderItem(`${prefix}-warm-${i}`, 1, 'pk') })).then(() => {}));
   const ms = await runPool(count, concurrency, (i) => client.send(new PutItemCommand({ TableName: table, Item: orderItem(`${prefix}-${i}`, 1, 'pk') })).then(() => {}));
   return (count / ms) * 1000;
+}
+
+/** The median of `rounds` timed {@link putRate} runs after one warm-up, with every round's rate. */
+export async function medianPutRate(client: DynamoDBClient, table: string, count: number, concurrency: number, rounds: number, prefix = 'raw'): Promise<{ median: number; rounds: number[] }> {
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) rates.push(await putRate(client, table, count, concurrency, `${prefix}-r${r}`, r === 0 ? Math.min(count, 1_000) : 0));
+  const sorted = [...rates].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, rounds: rates.map((x) => Math.round(x)) };
 }
 
 /** Parallel Scan of every table with `segments` segments each, all at once; returns items and items/s. */
