@@ -23,6 +23,8 @@ export interface SyncFigures {
   lagP99Ms: number;
   invocations: number;
   eventsPerChange: number;
+  /** PutEvents calls per change: below 1 when concurrent publishes share calls. */
+  putEventsCallsPerChange: number;
   readRequestsPerChange: number;
   usagePerChange: Usage;
   costBasis: string;
@@ -97,6 +99,7 @@ export async function syncBench(b: BenchCloud, opts: { changes: number; concurre
   const m1 = syncMapping(b)!;
   const invocations = m1.batches - m0.batches;
   const events = b.tap.eventsPublished();
+  const putEventsCalls = b.tap.putEventsCallCount();
   const reads = Object.values(b.tap.readRequests()).reduce((a, n) => a + n, 0);
   const transactional = Object.entries(b.tap.transactionalWrites()).filter(([t]) => !digestTables.has(t) && t !== orders).reduce((a, [, n]) => a + n, 0);
   const memoryMb = envs.find((f) => f.name === m1.functionName)?.memoryMb ?? 256;
@@ -159,6 +162,7 @@ export async function syncBench(b: BenchCloud, opts: { changes: number; concurre
     lagP99Ms: round(percentile(lags, 99) ?? Number.NaN, 1),
     invocations,
     eventsPerChange: round(events / opts.changes),
+    putEventsCallsPerChange: round(putEventsCalls / opts.changes),
     readRequestsPerChange: round(reads / opts.changes),
     usagePerChange,
     costBasis: `sync writes (1 WRU each, items < 1 KB; 2 for transactional) and read requests counted at the front; ${invocations} invocations for ${opts.changes} changes; Lambda duration bounded by the local drain time (${Math.round(drainMs)} ms × ${memoryMb} MB); ${round(events / opts.changes)} events per change; the originating Orders write and digest upkeep are excluded`,

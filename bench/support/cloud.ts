@@ -42,6 +42,7 @@ export class WriteTap {
   private readsByTable = new Map<string, number>();
   private transactional = new Map<string, number>();
   private events = 0;
+  private putEventsCalls = 0;
   private installed = false;
 
   /** Wraps `front.handle`: every DynamoDB call, over HTTP or in-process, goes through it. */
@@ -59,7 +60,10 @@ export class WriteTap {
     if (json) {
       const handle = json.handle.bind(json);
       (json as { handle: typeof json.handle }).handle = (operation, input, ctx) => {
-        if (operation === 'PutEvents' && Array.isArray(input?.Entries)) this.events += input.Entries.length;
+        if (operation === 'PutEvents' && Array.isArray(input?.Entries)) {
+          this.events += input.Entries.length;
+          this.putEventsCalls += 1;
+        }
         return handle(operation, input, ctx);
       };
     }
@@ -109,6 +113,12 @@ export class WriteTap {
     this.readsByTable.clear();
     this.transactional.clear();
     this.events = 0;
+    this.putEventsCalls = 0;
+  }
+
+  /** PutEvents API calls received over HTTP (each carries up to 10 entries). */
+  putEventsCallCount(): number {
+    return this.putEventsCalls;
   }
 
   /** Items written inside TransactWriteItems (billed 2 WRU each on AWS), per table. */
