@@ -61,6 +61,11 @@ describe('TableStreamToReplicas', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 10, MaximumBatchingWindowInSeconds: 2, MaximumRetryAttempts: 2, MaximumRecordAgeInSeconds: 300, ParallelizationFactor: 4 });
   });
 
+  it('gives the CPU-bound sync function 1,024 MB by default, or what it is given', () => {
+    built.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SOURCE_TABLE_NAME: Match.anyValue() }) }, MemorySize: 1024 });
+    build({ memorySize: 1769 }).template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SOURCE_TABLE_NAME: Match.anyValue() }) }, MemorySize: 1769 });
+  });
+
   it('makes the dead-letter queue encrypted and TLS-only', () => {
     built.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
     built.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
