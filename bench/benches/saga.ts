@@ -5,7 +5,7 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DescribeExecutionCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, DescribeStateMachineCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { Usage } from '../cost.js';
 import { executionHistory, type BenchCloud } from '../support/cloud.js';
 import { percentile, round, runPool, sleep } from '../support/stats.js';
@@ -199,7 +199,9 @@ export async function sagaBench(b: BenchCloud, opts: { sagas: number; concurrenc
       }
     }
 
-    const memoryMb = Math.max(128, ...(await functionEnvironments(b)).filter((f) => /saga|order|step/i.test(f.name)).map((f) => f.memoryMb));
+    // The memory of the functions the saga's state machine invokes (not, say, the stream sync's).
+    const { definition = '' } = await b.clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }));
+    const memoryMb = Math.max(128, ...(await functionEnvironments(b)).filter((f) => definition.includes(f.name)).map((f) => f.memoryMb));
     const n = succeeded.length;
     const latencies = happy.map((h) => h.latencyMs);
     return {
