@@ -24,12 +24,6 @@ export interface BucketDigestsProps {
    * @default 1000
    */
   readonly batchSize?: number;
-  /**
-   * How long the mapping may gather records before invoking, for larger batches at low traffic;
-   * the digests then lag the tables by up to this much (the reconciler rechecks what it finds).
-   * @default - none: invoke as soon as records are there
-   */
-  readonly maxBatchingWindow?: Duration;
   /** Retries of a failing batch before it goes to the dead-letter queue. @default 10 */
   readonly retryAttempts?: number;
   /** Digests can be rebuilt, so by default they go with the stack. @default RemovalPolicy.DESTROY */
@@ -95,7 +89,6 @@ export class BucketDigests extends Construct {
           eventSourceArn: table.tableStreamArn!,
           startingPosition: lambda.StartingPosition.TRIM_HORIZON,
           batchSize: props.batchSize ?? 1000,
-          maxBatchingWindow: props.maxBatchingWindow,
           bisectBatchOnError: false,
           retryAttempts: props.retryAttempts ?? 10,
           reportBatchItemFailures: true,

@@ -2,7 +2,8 @@
  * dynalite in a worker thread of its own. Its request parsing, validation, expression
  * evaluation and leveldb bindings run beside the front instead of on the front's event loop,
  * and requests arrive over the worker's message port rather than a loopback socket, handed
- * to dynalite's own HTTP request handler (so every answer, error and header is dynalite's).
+ * to dynalite's own HTTP request handler, so every answer and error is dynalite's (its response
+ * headers are dropped: the front writes its own).
  *
  * Messages in: `{ id, operation, body }` (body: the JSON text), or `'stop'`.
  * Messages out: `{ ready: true }` once the store is open, `{ id, status, body }` per request,
