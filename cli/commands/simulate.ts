@@ -130,6 +130,16 @@ export function planScenario(scenario: Scenario, o: { count: number; seed: numbe
 /** Ledger statuses a saga can stop in without an operator. */
 const SETTLED = new Set(['SUCCEEDED', 'COMPENSATED', 'RESOLVED', 'COMPENSATION_FAILED', 'NEEDS_HUMAN']);
 
+/**
+ * Whether a saga's ledger header is where it will stay without an operator. COMPENSATION_FAILED
+ * is also the moment between a compensation failing and its escalation reaching NEEDS_HUMAN; it
+ * is final only once the saga closed (`completedAt`, set when an escalation timed out).
+ */
+export function isSettled(header: { readonly status: string; readonly completedAt?: string } | undefined): boolean {
+  if (!header || !SETTLED.has(header.status)) return false;
+  return header.status !== 'COMPENSATION_FAILED' || header.completedAt !== undefined;
+}
+
 /** One invariant's verdict. */
 export interface InvariantCheck {
   readonly name: string;
@@ -264,7 +274,7 @@ export async function simulateCommand(ctx: CliContext, opts: SimulateOptions): P
     const deadline = started + opts.timeoutSeconds * 1000;
     for (;;) {
       headers = await Promise.all(plan.orders.map((o) => readHeader(ctx, ledger!, sagaIdOf(o.orderId))));
-      if (headers.every((h) => h && SETTLED.has(h.status))) break;
+      if (headers.every(isSettled)) break;
       if (Date.now() > deadline) break;
       await sleep(300);
     }

@@ -11,7 +11,7 @@ import { progressFromHistory, runInput } from '../../cli/commands/reconcile.js';
 import { compareSequence, executionOutcome, isCaughtUp, isDlqOutput, leafShards, summaryLeavesDrift } from '../../cli/commands/status.js';
 import { openFromRows, relevantRuns } from '../../cli/commands/drift.js';
 import { defaultActor, validateDecision } from '../../cli/commands/resolve.js';
-import { checkBalances, checkStock, planScenario, SCENARIOS, unmetExpectations } from '../../cli/commands/simulate.js';
+import { checkBalances, checkStock, isSettled, planScenario, SCENARIOS, unmetExpectations } from '../../cli/commands/simulate.js';
 
 const ev = (type: string, at: number, extra: Partial<HistoryEvent> = {}): HistoryEvent => ({ type: type as HistoryEvent['type'], timestamp: new Date(at), id: at, ...extra });
 const entered = (name: string, at: number) => ev('TaskStateEntered', at, { stateEnteredEventDetails: { name } });
@@ -164,6 +164,17 @@ describe('drift', () => {
     ];
     expect(openFromRows(rows)).toEqual([{ runId: 'r1', entityId: 'order#b', type: 'MISMATCH', lifecycle: 'ESCALATED', since: '3', reason: undefined }]);
     expect(relevantRuns([{ status: 'RUNNING' }, { status: 'FAILED' }, { status: 'SUCCEEDED' }, { status: 'SUCCEEDED' }] as never).length).toBe(3);
+  });
+});
+
+describe('simulate settling', () => {
+  it('waits through COMPENSATION_FAILED on the way to NEEDS_HUMAN, and stops on it once the saga closed', () => {
+    expect(isSettled({ status: 'COMPENSATION_FAILED' })).toBe(false);
+    expect(isSettled({ status: 'COMPENSATION_FAILED', completedAt: '2026-11-27T10:00:00Z' })).toBe(true);
+    expect(isSettled({ status: 'NEEDS_HUMAN' })).toBe(true);
+    expect(isSettled({ status: 'COMPENSATING' })).toBe(false);
+    expect(isSettled({ status: 'SUCCEEDED' })).toBe(true);
+    expect(isSettled(undefined)).toBe(false);
   });
 });
 
