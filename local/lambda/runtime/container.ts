@@ -15,6 +15,16 @@ const INIT_TIMEOUT_MS = 10_000;
 /** Tail logs returned by `LogType: Tail` are the last 4 KB. */
 const TAIL_BYTES = 4096;
 
+/**
+ * The Node flags the managed nodejs runtime's bootstrap starts a function with: a tenth of the
+ * configured memory is the young generation (two semi-spaces), the rest the old generation.
+ * Without them a local function collects garbage far more often than it would on Lambda.
+ */
+export function runtimeNodeFlags(memorySizeMb: number): string[] {
+  const newSpace = Math.floor(memorySizeMb / 10);
+  return ['--expose-gc', '--max-http-header-size=81920', `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memorySizeMb - newSpace}`];
+}
+
 /** The error document of a failed invocation, as the nodejs runtime writes it. */
 export interface ErrorDocument {
   readonly errorType: string;
@@ -69,7 +79,7 @@ export class Container {
     this.child = fork(BOOTSTRAP, [], {
       execPath: process.execPath,
       // A loader of the parent (tsx, vitest) must not leak into the function's process.
-      execArgv: [],
+      execArgv: runtimeNodeFlags(fn.memorySize),
       cwd: fn.codeDir,
       env: { ...env, AWS_LAMBDA_LOG_STREAM_NAME: this.logStreamName },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

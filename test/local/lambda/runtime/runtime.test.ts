@@ -69,6 +69,13 @@ describe('local Lambda runtime over the Invoke API', () => {
     expect(out.env.NODE_OPTIONS).toBeUndefined();
   });
 
+  it("starts the function's Node with the managed runtime's flags, sized from its memory", async () => {
+    const out = decode((await h.client.send(new InvokeCommand({ FunctionName: echoName }))).Payload);
+    // 256 MB: a tenth (25 MB) is the young generation, split in two semi-spaces; the rest is old space.
+    expect(out.execArgv).toEqual(['--expose-gc', '--max-http-header-size=81920', '--max-semi-space-size=12', '--max-old-space-size=231']);
+    expect(out.gcExposed).toBe(true);
+  });
+
   it('returns the tail of the log with LogType Tail and passes the client context', async () => {
     const clientContext = Buffer.from(JSON.stringify({ custom: { tenant: 't1' } })).toString('base64');
     const res = await h.client.send(new InvokeCommand({ FunctionName: echoName, Payload: encode({ n: 42 }), LogType: 'Tail', ClientContext: clientContext }));
