@@ -491,12 +491,16 @@ export class DynamoFront {
     return (await this.backend.call('GetItem', { TableName: tableName, Key: key, ConsistentRead: true })).Item;
   }
 
-  /** Attaches the old item to a failed condition when the caller asked for it. */
-  private withOldItem(err: unknown, input: any, old: AttributeMap | undefined): unknown {
-    if (err instanceof AwsError && err.code === 'ConditionalCheckFailedException' && input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && old) {
-      return new AwsError(err.code, err.message, err.statusCode, { ...err.extra, Item: old });
-    }
-    return err;
+  /**
+   * Attaches the old item to a failed condition when the caller asked for it. dynalite ignores
+   * `ReturnValuesOnConditionCheckFailure`, so the item is read after the refusal: the caller
+   * still holds the item's lock and a refused write changes nothing, so this is the item the
+   * condition was evaluated against, and a write that succeeds never pays for the read.
+   */
+  private async withOldItem(err: unknown, input: any, tableName: string, key: AttributeMap, known?: { old: AttributeMap | undefined }): Promise<unknown> {
+    if (!(err instanceof AwsError) || err.code !== 'ConditionalCheckFailedException' || input.ReturnValuesOnConditionCheckFailure !== 'ALL_OLD') return err;
+    const old = known ? known.old : await this.read(tableName, key);
+    return old ? new AwsError(err.code, err.message, err.statusCode, { ...err.extra, Item: old }) : err;
   }
 
   private checkRvOnFailure(input: any): void {
@@ -513,13 +517,11 @@ export class DynamoFront {
     const rv = input.ReturnValues ?? 'NONE';
     if (!meta || !key || (rv !== 'NONE' && rv !== 'ALL_OLD')) return this.backend.call('PutItem', stripRvOnFailure(input));
     return this.locks.run([lockKey(meta.tableName, key, meta.keySchema)], async () => {
-      const wantOldOnFailure = input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
-      const before = wantOldOnFailure ? await this.read(meta.tableName, key) : undefined;
       let out: any;
       try {
         out = await this.backend.call('PutItem', { ...stripRvOnFailure(input), ReturnValues: meta.stream || rv === 'ALL_OLD' ? 'ALL_OLD' : 'NONE' });
       } catch (err) {
-        throw this.withOldItem(err, input, before);
+        throw await this.withOldItem(err, input, meta.tableName, key);
       }
       const old = out.Attributes as AttributeMap | undefined;
       this.record({ meta, key, oldImage: old, newImage: input.Item });
@@ -536,8 +538,8 @@ export class DynamoFront {
     const known = ['NONE', 'ALL_OLD', 'ALL_NEW', 'UPDATED_OLD', 'UPDATED_NEW'].includes(rv);
     if (!meta || !key || !known) return this.backend.call('UpdateItem', stripRvOnFailure(input));
     return this.locks.run([lockKey(meta.tableName, key, meta.keySchema)], async () => {
-      const needOld = Boolean(meta.stream) || input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
-      const old = needOld ? await this.read(meta.tableName, key) : undefined;
+      // A streamed table's record needs the old image whatever happens.
+      const old = meta.stream ? await this.read(meta.tableName, key) : undefined;
       const forward = stripRvOnFailure(input);
       let out: any;
       try {
@@ -550,7 +552,7 @@ export class DynamoFront {
         }
         out = await this.backend.call('UpdateItem', { ...forward, ReturnValues: 'ALL_NEW' });
       } catch (err) {
-        throw this.withOldItem(err, input, old);
+        throw await this.withOldItem(err, input, meta.tableName, key, meta.stream ? { old } : undefined);
       }
       const item = out.Attributes as AttributeMap;
       this.record({ meta, key, oldImage: old, newImage: item });
@@ -568,12 +570,11 @@ export class DynamoFront {
     const rv = input.ReturnValues ?? 'NONE';
     if (!meta || !key || (rv !== 'NONE' && rv !== 'ALL_OLD')) return this.backend.call('DeleteItem', stripRvOnFailure(input));
     return this.locks.run([lockKey(meta.tableName, key, meta.keySchema)], async () => {
-      const before = input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? await this.read(meta.tableName, key) : undefined;
       let out: any;
       try {
         out = await this.backend.call('DeleteItem', { ...stripRvOnFailure(input), ReturnValues: meta.stream || rv === 'ALL_OLD' ? 'ALL_OLD' : 'NONE' });
       } catch (err) {
-        throw this.withOldItem(err, input, before);
+        throw await this.withOldItem(err, input, meta.tableName, key);
       }
       this.record({ meta, key, oldImage: out.Attributes });
       if (rv !== 'ALL_OLD') delete out.Attributes;

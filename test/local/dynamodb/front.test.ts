@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   BatchWriteItemCommand, ConditionalCheckFailedException, QueryCommand, DeleteItemCommand, DescribeTableCommand, GetItemCommand, PutItemCommand,
   UpdateItemCommand, UpdateTableCommand, type StreamViewType,
@@ -98,6 +98,30 @@ describe('DynamoDB front', () => {
     expect(records.map((r) => r.eventName)).toEqual(['INSERT']);
     const { Item } = await h.client.send(new GetItemCommand({ TableName: 'Cond', Key: key('a') }));
     expect(Item).toEqual({ ...key('a'), v: { N: '1' } });
+  });
+
+  it.each([undefined, 'NEW_AND_OLD_IMAGES'] as const)('returns the refused item with every conditional write kind, reading it only on a refusal (stream %s)', async (viewType) => {
+    await createTable(h, 'Refuse', viewType);
+    await h.client.send(new PutItemCommand({ TableName: 'Refuse', Item: { ...key('a'), v: { N: '3' } } }));
+    const reads = vi.spyOn(h.ddb.front.backend, 'call');
+    const getItems = () => reads.mock.calls.filter(([op]) => op === 'GetItem').length;
+    const guard = { ConditionExpression: 'v < :v', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+
+    await h.client.send(new PutItemCommand({ TableName: 'Refuse', Item: { ...key('b'), v: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+    await h.client.send(new DeleteItemCommand({ TableName: 'Refuse', Key: key('b'), ...guard, ExpressionAttributeValues: { ':v': { N: '2' } } }));
+    expect(getItems()).toBe(0);
+
+    const refusals = [
+      h.client.send(new PutItemCommand({ TableName: 'Refuse', Item: { ...key('a'), v: { N: '2' } }, ...guard, ExpressionAttributeValues: { ':v': { N: '2' } } })),
+      h.client.send(new UpdateItemCommand({ TableName: 'Refuse', Key: key('a'), UpdateExpression: 'SET w = :v', ...guard, ExpressionAttributeValues: { ':v': { N: '2' } } })),
+      h.client.send(new DeleteItemCommand({ TableName: 'Refuse', Key: key('a'), ...guard, ExpressionAttributeValues: { ':v': { N: '2' } } })),
+    ];
+    for (const refused of refusals) {
+      const err = (await refused.catch((e) => e)) as ConditionalCheckFailedException;
+      expect(err).toBeInstanceOf(ConditionalCheckFailedException);
+      expect(err.Item).toEqual({ ...key('a'), v: { N: '3' } });
+    }
+    reads.mockRestore();
   });
 
   it("honours the caller's ReturnValues while recording both images", async () => {
