@@ -16,6 +16,8 @@ export interface MappingConfig {
   readonly functionName: string;
   readonly functionArn: string;
   readonly batchSize: number;
+  /** Batches of the shard processed at once, each item's records always in one of them. @default 1 */
+  readonly parallelizationFactor?: number;
   readonly maximumBatchingWindowInSeconds: number;
   readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
   readonly enabled: boolean;
@@ -88,7 +90,6 @@ export function parseMapping(
     throw invalidParameter(`${where}: TumblingWindowInSeconds is not supported by the local cloud`);
   }
   const parallelization = int(p.ParallelizationFactor, `${where}: ParallelizationFactor`, 1, 10, 1);
-  if (parallelization !== 1) throw invalidParameter(`${where}: ParallelizationFactor ${parallelization} is not supported by the local cloud (only 1)`);
 
   const responseTypes: string[] = p.FunctionResponseTypes ?? [];
   if (!Array.isArray(responseTypes)) throw invalidParameter(`${where}: FunctionResponseTypes must be a list`);
@@ -127,6 +128,7 @@ export function parseMapping(
     functionName: fn.name,
     functionArn: fn.arn,
     batchSize: int(p.BatchSize, `${where}: BatchSize`, 1, 10000, 100),
+    parallelizationFactor: parallelization,
     maximumBatchingWindowInSeconds: int(p.MaximumBatchingWindowInSeconds, `${where}: MaximumBatchingWindowInSeconds`, 0, 300, 0),
     startingPosition: p.StartingPosition,
     enabled: bool(p.Enabled, `${where}: Enabled`, true),
@@ -148,7 +150,7 @@ export function describeMapping(m: MappingConfig, region: string, state: string)
     StartingPosition: m.startingPosition,
     BatchSize: m.batchSize,
     MaximumBatchingWindowInSeconds: m.maximumBatchingWindowInSeconds,
-    ParallelizationFactor: 1,
+    ParallelizationFactor: m.parallelizationFactor ?? 1,
     EventSourceArn: m.eventSourceArn,
     FunctionArn: m.functionArn,
     LastModified: m.lastModified / 1000,

@@ -6,7 +6,13 @@
  * without using up retries; ReportBatchItemFailures checkpoints before the lowest failed
  * sequence number; records that cannot be processed go to the on-failure destination with
  * Lambda's invocation-record shape, and the poller moves on.
+ *
+ * With a ParallelizationFactor above 1, each read of the shard is split into that many
+ * batches by item key (so one item's records stay in order, in one batch) and the batches
+ * run at once, each with its own retries. The checkpoint only moves past a record once
+ * every record before it is done, so a restart redelivers, never skips.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AwsError } from '../../core/aws.js';
 import type { FaultEffect } from '../../core/faults.js';
@@ -70,6 +76,35 @@ export function reorderAcrossKeys<T extends { dynamodb: { Keys: unknown } }>(rec
   return [...groups.values()].reverse().flat();
 }
 
+/** The batch of a read an item's records go to: a stable hash of its key, modulo the factor. */
+export function laneOf(keys: unknown, lanes: number): number {
+  if (lanes <= 1) return 0;
+  return createHash('md5').update(JSON.stringify(keys)).digest().readUInt32BE(0) % lanes;
+}
+
+/**
+ * Which records of one read are done (processed or discarded). The checkpoint advances over
+ * the done prefix only: a record finished by one batch while an earlier one is still being
+ * retried in another is not yet checkpointed.
+ */
+export class ReadProgress {
+  private next = 0;
+  private readonly done = new Set<string>();
+
+  constructor(
+    private readonly order: readonly string[],
+    private readonly checkpoint: (seq: string) => void,
+  ) {}
+
+  /** Marks records done; checkpoints the last record of the done prefix when it grew. */
+  finish(seqs: Iterable<string>): void {
+    for (const seq of seqs) this.done.add(seq);
+    const from = this.next;
+    while (this.next < this.order.length && this.done.has(this.order[this.next])) this.next += 1;
+    if (this.next > from) this.checkpoint(this.order[this.next - 1]);
+  }
+}
+
 function isoSeconds(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -114,6 +149,7 @@ export class StreamPoller {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly filters: unknown[];
   private windowStart?: number;
+  private progress?: ReadProgress;
   private stats = { batches: 0, recordsDelivered: 0, recordsFiltered: 0, recordsDiscarded: 0 };
 
   constructor(
@@ -203,50 +239,66 @@ export class StreamPoller {
     return { ...r, eventSourceARN: this.mapping.eventSourceArn };
   }
 
-  /** Gathers up to BatchSize matching records after the checkpoint; filtered-out ones are consumed too. */
-  private collect(): { events: StreamEventRecord[]; cursor?: string; read: number } {
+  /**
+   * Reads after the checkpoint into up to ParallelizationFactor batches of at most BatchSize
+   * matching records each, split by item key; filtered-out records are consumed too. The read
+   * stops at the first record whose batch is full, so every record up to `cursor` is in `order`.
+   */
+  private collect(): { batches: StreamEventRecord[][]; order: string[]; filtered: string[]; cursor?: string; read: number; events: number } {
     const { batchSize, eventSourceArn } = this.mapping;
-    const events: StreamEventRecord[] = [];
+    const lanes = this.mapping.parallelizationFactor ?? 1;
+    const batches: StreamEventRecord[][] = Array.from({ length: lanes }, () => []);
+    const bytes = new Array<number>(lanes).fill(0);
+    const order: string[] = [];
+    const filtered: string[] = [];
     let cursor = this.checkpoint;
     let read = 0;
-    let bytes = 0;
+    let events = 0;
+    const result = () => ({ batches: batches.filter((b) => b.length > 0), order, filtered, cursor, read, events });
     for (;;) {
       const chunk = this.kernel.streams.readAfter(eventSourceArn, cursor, batchSize);
       for (const r of chunk) {
         const event = this.toEvent(r);
+        const seq = r.dynamodb.SequenceNumber;
         if (this.filters.length > 0 && !this.filters.some((f) => matchesPattern(f, event))) {
-          cursor = r.dynamodb.SequenceNumber;
+          cursor = seq;
+          order.push(seq);
+          filtered.push(seq);
           read += 1;
           this.stats.recordsFiltered += 1;
           continue;
         }
+        const lane = laneOf(r.dynamodb.Keys, lanes);
         const size = Buffer.byteLength(JSON.stringify(event));
-        if (events.length > 0 && bytes + size > MAX_PAYLOAD_BYTES - 1024) return { events, cursor, read };
-        events.push(event);
-        bytes += size;
-        cursor = r.dynamodb.SequenceNumber;
+        if (batches[lane].length === batchSize) return result();
+        if (batches[lane].length > 0 && bytes[lane] + size > MAX_PAYLOAD_BYTES - 1024) return result();
+        batches[lane].push(event);
+        bytes[lane] += size;
+        cursor = seq;
+        order.push(seq);
         read += 1;
-        if (events.length === batchSize) return { events, cursor, read };
+        events += 1;
+        if (events === batchSize * lanes) return result();
       }
-      if (chunk.length < batchSize) return { events, cursor, read };
+      if (chunk.length < batchSize) return result();
     }
   }
 
   private async loop(): Promise<void> {
     const windowMs = this.mapping.maximumBatchingWindowInSeconds * 1000;
     while (!this.stopped) {
-      const { events, cursor, read } = this.collect();
+      const { batches, order, filtered, cursor, read, events } = this.collect();
       if (read === 0) {
         this.windowStart = undefined;
         await this.waitForRecords();
         continue;
       }
-      if (events.length === 0) {
+      if (events === 0) {
         // Every record read was filtered out: Lambda drops them and moves past them.
         if (cursor) this.setCheckpoint(cursor);
         continue;
       }
-      if (windowMs > 0 && events.length < this.mapping.batchSize) {
+      if (windowMs > 0 && events < this.mapping.batchSize) {
         this.windowStart ??= Date.now();
         const left = this.windowStart + windowMs - Date.now();
         if (left > 0) {
@@ -256,13 +308,18 @@ export class StreamPoller {
       }
       this.windowStart = undefined;
       this.busy = true;
+      this.progress = new ReadProgress(order, (seq) => this.setCheckpoint(seq));
+      this.progress.finish(filtered);
       try {
-        await this.deliverBatch(events);
+        const settled = await Promise.allSettled(batches.map((batch) => this.deliverBatch(batch)));
+        const failed = settled.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+        if (failed) throw failed.reason;
         if (cursor) this.setCheckpoint(cursor);
       } catch (err) {
         if (err instanceof Stopped) return;
         throw err;
       } finally {
+        this.progress = undefined;
         this.busy = false;
       }
     }
@@ -358,7 +415,7 @@ export class StreamPoller {
   }
 
   private advance(batch: readonly StreamEventRecord[]): void {
-    if (batch.length > 0) this.setCheckpoint(batch[batch.length - 1].dynamodb.SequenceNumber);
+    this.progress?.finish(batch.map((r) => r.dynamodb.SequenceNumber));
   }
 
   /** Sends the batch's description to the on-failure destination and skips its records. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { GetEventSourceMappingCommand, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LocalClock } from '../../../../local/core/clock.js';
-import { compareSequence, parseBatchResponse, reorderAcrossKeys } from '../../../../local/lambda/esm/poller.js';
+import { compareSequence, laneOf, parseBatchResponse, ReadProgress, reorderAcrossKeys } from '../../../../local/lambda/esm/poller.js';
 import { fixtureFunction, startHarness, type Harness } from '../helpers.js';
 
 const QUEUE = 'arn:aws:sqs:us-east-1:000000000000:stream-dlq';
@@ -255,6 +255,50 @@ describe('DynamoDB stream event-source mapping', () => {
     await expect(harness.client.send(new UpdateEventSourceMappingCommand({ UUID: 'nope', Enabled: true }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
+  it('with a ParallelizationFactor, runs that many batches of a read at once, each item in one batch, in order', async () => {
+    const { harness, streamArn, deliveries, uuid } = await setup('record', { BatchSize: 4, ParallelizationFactor: 3 });
+    const items = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const seqs: Record<string, string[]> = {};
+    for (let round = 0; round < 3; round++) {
+      for (const k of items) (seqs[k] ??= []).push(harness.streams.append(streamArn, k, { round: { N: String(round) } }, round === 0 ? 'INSERT' : 'MODIFY').dynamodb.SequenceNumber);
+    }
+    await harness.lambda.mappingsIdle();
+    const got = deliveries();
+    const all = Object.values(seqs).flat().sort((x, y) => compareSequence(x, y));
+    expect(got.flatMap((d) => d.seqs).sort((x, y) => compareSequence(x, y))).toEqual(all);
+    for (const d of got) {
+      expect(d.seqs.length).toBeLessThanOrEqual(4);
+      expect(new Set(d.keys.map((k) => laneOf({ id: { S: k } }, 3))).size).toBe(1);
+    }
+    for (const k of items) {
+      const delivered = got.flatMap((d) => d.seqs.filter((_, i) => d.keys[i] === k));
+      expect(delivered).toEqual(seqs[k]);
+    }
+    expect((harness.service.stats?.() as { containers: Record<string, number> }).containers['sync-fn']).toBeGreaterThan(1);
+    expect(harness.lambda.mappingStats()[0]).toMatchObject({ uuid, checkpoint: all.at(-1), idle: true, recordsDelivered: all.length });
+    const described = await harness.client.send(new GetEventSourceMappingCommand({ UUID: uuid }));
+    expect(described.ParallelizationFactor).toBe(3);
+  });
+
+  it('with a ParallelizationFactor, retries and discards a failing batch on its own while the other batches finish once', async () => {
+    const { harness, streamArn, deliveries } = await setup('throw', { BatchSize: 10, ParallelizationFactor: 2, MaximumRetryAttempts: 1, DestinationConfig: { OnFailure: { Destination: QUEUE } } });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const poisonKey = keys[0];
+    const seqs = keys.map((k) => harness.streams.append(streamArn, k, k === poisonKey ? { poison: { BOOL: true } } : {}).dynamodb.SequenceNumber);
+    await harness.lambda.mappingsIdle();
+    const lane = (k: string) => laneOf({ id: { S: k } }, 2);
+    const poisoned = keys.filter((k) => lane(k) === lane(poisonKey));
+    const healthy = keys.filter((k) => lane(k) !== lane(poisonKey));
+    expect(healthy.length).toBeGreaterThan(0);
+    const got = deliveries();
+    // The poisoned batch: delivered, retried once, discarded; the other batch: delivered once.
+    expect(got.filter((d) => d.keys.includes(poisonKey)).map((d) => d.keys)).toEqual([poisoned, poisoned]);
+    expect(got.filter((d) => !d.keys.includes(poisonKey)).map((d) => d.keys)).toEqual([healthy]);
+    const [failure] = harness.sqs.bodies(QUEUE);
+    expect(failure.DDBStreamBatchInfo).toMatchObject({ batchSize: poisoned.length, startSequenceNumber: seqs[0] });
+    expect(harness.lambda.mappingStats()[0]).toMatchObject({ checkpoint: seqs.at(-1), recordsDiscarded: poisoned.length });
+  });
+
   it('refuses other sources and unsupported settings by name', async () => {
     h = await startHarness();
     await h.provision('AWS::Lambda::Function', 'Fn', fixtureFunction('echo.handler', { FunctionName: 'f' }));
@@ -262,7 +306,7 @@ describe('DynamoDB stream event-source mapping', () => {
     const base = { EventSourceArn: streamArn, FunctionName: 'f', StartingPosition: 'TRIM_HORIZON' };
     await expect(h.provision('AWS::Lambda::EventSourceMapping', 'Q', { ...base, EventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:q' })).rejects.toThrow(/\(sqs\) is not supported .*only DynamoDB streams/);
     await expect(h.provision('AWS::Lambda::EventSourceMapping', 'K', { ...base, EventSourceArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s' })).rejects.toThrow(/kinesis/);
-    await expect(h.provision('AWS::Lambda::EventSourceMapping', 'P', { ...base, ParallelizationFactor: 2 })).rejects.toThrow(/ParallelizationFactor 2 is not supported/);
+    await expect(h.provision('AWS::Lambda::EventSourceMapping', 'P', { ...base, ParallelizationFactor: 11 })).rejects.toMatchObject({ code: 'InvalidParameterValueException' });
     await expect(h.provision('AWS::Lambda::EventSourceMapping', 'W', { ...base, TumblingWindowInSeconds: 30 })).rejects.toThrow(/TumblingWindowInSeconds/);
     await expect(h.provision('AWS::Lambda::EventSourceMapping', 'B', { ...base, BatchSize: 10001 })).rejects.toMatchObject({ code: 'InvalidParameterValueException' });
     await expect(h.provision('AWS::Lambda::EventSourceMapping', 'F', { ...base, FilterCriteria: { Filters: [{ Pattern: '{"eventName": "INSERT"}' }] } })).rejects.toThrow(/Invalid filter pattern/);
@@ -284,6 +328,24 @@ describe('poller building blocks', () => {
     expect(parseBatchResponse('{"batchItemFailures":[{"itemIdentifier":"3"},{"itemIdentifier":"2"}]}', batch)).toEqual({ kind: 'partial', index: 1 });
     expect(parseBatchResponse('{"batchItemFailures":[{"itemIdentifier":null}]}', batch)).toEqual({ kind: 'invalid' });
     expect(parseBatchResponse('{"batchItemFailures":[{"id":"2"}]}', batch)).toEqual({ kind: 'invalid' });
+  });
+
+  it('checkpoints a read only over the prefix of records that are done', () => {
+    const checkpoints: string[] = [];
+    const progress = new ReadProgress(['1', '2', '3', '4'], (seq) => checkpoints.push(seq));
+    progress.finish(['3']);
+    expect(checkpoints).toEqual([]);
+    progress.finish(['1']);
+    expect(checkpoints).toEqual(['1']);
+    progress.finish(['2', '4']);
+    expect(checkpoints).toEqual(['1', '4']);
+  });
+
+  it('puts an item in the same batch every time and spreads items over every batch', () => {
+    const lanes = Array.from({ length: 200 }, (_, i) => laneOf({ id: { S: `k${i}` } }, 4));
+    expect(new Set(lanes)).toEqual(new Set([0, 1, 2, 3]));
+    expect(laneOf({ id: { S: 'k7' } }, 4)).toBe(lanes[7]);
+    expect(laneOf({ id: { S: 'k7' } }, 1)).toBe(0);
   });
 
   it('reorders across keys only', () => {
