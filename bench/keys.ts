@@ -17,6 +17,7 @@ export const RAW_KEYS = [
   'rawStreamedFrontPutPerSecond',
   'bareDynalitePutPerSecond',
   'syncedChangesPerSecond',
+  'syncBacklogDrainRatio',
   'lagP50Ms',
   'lagP99Ms',
   'sagaSteps',
