@@ -5,7 +5,7 @@
 import { BatchGetItemCommand, type BatchGetItemCommandOutput, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListFunctionsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import type { Usage } from '../cost.js';
-import { mappings, type BenchCloud } from '../support/cloud.js';
+import { mappings, waitIdle, type BenchCloud } from '../support/cloud.js';
 import { orderItem } from '../support/items.js';
 import { percentile, round, runPool, sleep, waitFor } from '../support/stats.js';
 
@@ -92,7 +92,7 @@ export async function syncBench(b: BenchCloud, opts: { changes: number; warmUp: 
   // Untimed warm-up, as the raw baseline's first 1,000 puts are: the first changes pay for JIT
   // in the sync function, the front and dynalite, and would make the figure a cold-start one.
   await runPool(opts.warmUp, opts.concurrency, (i) => ddb.send(new PutItemCommand({ TableName: orders, Item: orderItem(`bench-warm-${i}`) })).then(() => {}));
-  await waitFor(() => (mappings(b.cloud).every((m) => m.idle) ? true : undefined), 300_000, 20);
+  await waitIdle(b.cloud, 300_000);
 
   // Throughput and writes per change: N inserts as fast as `concurrency` allows, until the sync mapping drains.
   const m0 = syncMapping(b)!;
@@ -105,7 +105,7 @@ export async function syncBench(b: BenchCloud, opts: { changes: number; warmUp: 
   if (!drained) throw new Error(`the sync mapping did not drain ${opts.changes} changes within 10 minutes`);
   opts.log(`sync: ${opts.changes} changes written in ${Math.round(writtenMs)} ms, synced in ${Math.round(drainMs)} ms`);
   // Let the other mappings (e.g. digest upkeep) finish too, so their writes are counted whole.
-  await waitFor(() => (mappings(b.cloud).every((m) => m.idle) ? true : undefined), 300_000, 20);
+  await waitIdle(b.cloud, 300_000);
   const raw = b.tap.writes();
   const m1 = syncMapping(b)!;
   const invocations = m1.batches - m0.batches;
@@ -136,7 +136,7 @@ export async function syncBench(b: BenchCloud, opts: { changes: number; warmUp: 
   await b.clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: m2.uuid, Enabled: false }));
   await runPool(opts.changes, opts.concurrency, (i) => ddb.send(new PutItemCommand({ TableName: orders, Item: orderItem(`bench-drain-${i}`) })).then(() => {}));
   // The digest upkeep of Orders catches up first, as it would have long before a real backlog drains.
-  await waitFor(() => (mappings(b.cloud).every((m) => m.idle) ? true : undefined), 300_000, 20);
+  await waitIdle(b.cloud, 300_000);
   const drainStarted = performance.now();
   await b.clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: m2.uuid, Enabled: true }));
   const backlogDrained = await waitFor(() => {
@@ -146,7 +146,7 @@ export async function syncBench(b: BenchCloud, opts: { changes: number; warmUp: 
   const backlogMs = performance.now() - drainStarted;
   if (!backlogDrained) throw new Error(`the sync mapping did not drain a backlog of ${opts.changes} changes within 10 minutes`);
   opts.log(`sync: a backlog of ${opts.changes} changes drained in ${Math.round(backlogMs)} ms`);
-  await waitFor(() => (mappings(b.cloud).every((m) => m.idle) ? true : undefined), 300_000, 20);
+  await waitIdle(b.cloud, 300_000);
 
   // Lag: paced single writes, each polled on the replica until it shows.
   const lags: number[] = [];
