@@ -516,15 +516,22 @@ export class DynamoFront {
     const key = meta && keyOf(input.Item, meta.keySchema);
     const rv = input.ReturnValues ?? 'NONE';
     if (!meta || !key || (rv !== 'NONE' && rv !== 'ALL_OLD')) return this.backend.call('PutItem', stripRvOnFailure(input));
+    return this.replaceOrDelete('PutItem', input, meta, key, rv, input.Item);
+  }
+
+  /**
+   * A PutItem or DeleteItem under the item's lock. The write itself returns the old image (for
+   * the stream record, and for the caller when it asked for ALL_OLD), so nothing is read first.
+   */
+  private replaceOrDelete(operation: 'PutItem' | 'DeleteItem', input: any, meta: TableMeta, key: AttributeMap, rv: string, newImage?: AttributeMap): Promise<any> {
     return this.locks.run([lockKey(meta.tableName, key, meta.keySchema)], async () => {
       let out: any;
       try {
-        out = await this.backend.call('PutItem', { ...stripRvOnFailure(input), ReturnValues: meta.stream || rv === 'ALL_OLD' ? 'ALL_OLD' : 'NONE' });
+        out = await this.backend.call(operation, { ...stripRvOnFailure(input), ReturnValues: meta.stream || rv === 'ALL_OLD' ? 'ALL_OLD' : 'NONE' });
       } catch (err) {
         throw await this.withOldItem(err, input, meta.tableName, key);
       }
-      const old = out.Attributes as AttributeMap | undefined;
-      this.record({ meta, key, oldImage: old, newImage: input.Item });
+      this.record({ meta, key, oldImage: out.Attributes as AttributeMap | undefined, newImage });
       if (rv !== 'ALL_OLD') delete out.Attributes;
       return out;
     });
@@ -569,17 +576,7 @@ export class DynamoFront {
     const key = meta && keyOf(input.Key, meta.keySchema);
     const rv = input.ReturnValues ?? 'NONE';
     if (!meta || !key || (rv !== 'NONE' && rv !== 'ALL_OLD')) return this.backend.call('DeleteItem', stripRvOnFailure(input));
-    return this.locks.run([lockKey(meta.tableName, key, meta.keySchema)], async () => {
-      let out: any;
-      try {
-        out = await this.backend.call('DeleteItem', { ...stripRvOnFailure(input), ReturnValues: meta.stream || rv === 'ALL_OLD' ? 'ALL_OLD' : 'NONE' });
-      } catch (err) {
-        throw await this.withOldItem(err, input, meta.tableName, key);
-      }
-      this.record({ meta, key, oldImage: out.Attributes });
-      if (rv !== 'ALL_OLD') delete out.Attributes;
-      return out;
-    });
+    return this.replaceOrDelete('DeleteItem', input, meta, key, rv);
   }
 
   private async batchWriteItem(input: any): Promise<any> {
