@@ -10,8 +10,14 @@
  * `{ stopped: true, error? }` once dynalite has closed its leveldb.
  */
 import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { memoizeParser } from './expression-memo.mjs';
+
+// dynalite's validation calls `parser.parse` on these modules per request; memoize in place.
+const requireFromDynalite = createRequire(createRequire(import.meta.url).resolve('dynalite'));
+for (const name of ['conditionParser', 'updateParser', 'projectionParser']) memoizeParser(requireFromDynalite(`./db/${name}`));
 
 const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 const handle = server.listeners('request')[0];
