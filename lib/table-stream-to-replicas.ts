@@ -75,9 +75,9 @@ export interface TableStreamToReplicasProps {
   readonly timeout?: Duration;
   /**
    * Memory of the sync function, in MB. Lambda gives CPU in proportion to memory (one vCPU at
-   * 1,769 MB) and the function is CPU-bound: a record costs ≈ 2–2.4 ms of CPU, mostly its three
-   * SDK calls, so at 256 MB (≈ 0.15 vCPU) a shard would sync about 60 records/s. At 1,024 MB a
-   * batch of 100 needs ≈ 0.4 s; the GB-seconds of CPU-bound work stay about the same.
+   * 1,769 MB) and the function is CPU-bound: a record costs ≈ 1.2–1.5 ms of CPU warm, mostly its
+   * three SDK calls, so at 256 MB (≈ 0.15 vCPU) a shard would sync about 100 records/s. At 1,024 MB
+   * a batch of 100 needs ≈ 0.25 s; the GB-seconds of CPU-bound work stay about the same.
    * @default 1024
    */
   readonly memorySize?: number;
