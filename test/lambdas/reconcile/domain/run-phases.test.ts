@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { planPhase, recordRun } from '../../../../lambdas/reconcile/domain/run-phases.js';
-import { decide, planRun, summarize, type RunDefaults, type SegmentCompareResult } from '../../../../lambdas/reconcile/domain/run.js';
+import { decide, planRun, summarize, type SegmentCompareResult } from '../../../../lambdas/reconcile/domain/run.js';
 import { emptyCompareStats, type TablePair } from '../../../../lambdas/reconcile/domain/model.js';
 import type { RecordedPlan, RunStore } from '../../../../lambdas/reconcile/domain/ports.js';
-import type { ResolveOutcome } from '../../../../lambdas/reconcile/domain/resolve.js';
 import { RunPlanConflict } from '../../../../lambdas/reconcile/errors.js';
 import type { AuditEntry, OutboundEvent } from '../../../../lambdas/shared/ports.js';
+import { defaults, resolved } from './run-fixtures.js';
 
-const defaults: RunDefaults = { maxRcuPerSecond: 800, settleSeconds: 5, breakerThresholdPercent: 5, itemsPerSegment: 1000, maxSegments: 16, maxConcurrency: 4, digestSegments: 2, layout: { buckets: 1024, bucketsPerPage: 64 } };
 const pair: TablePair = { name: 'order', sourceTable: 'Orders', replicaTable: 'Replica', keyAttributes: ['orderId'], ignoredFields: [], versionAttribute: 'version' };
 const sizer = (counts: Record<string, number>) => ({ itemCount: async (t: string) => counts[t] ?? 0 });
 
@@ -50,13 +49,6 @@ describe('planPhase', () => {
 describe('recordRun', () => {
   const plan = planRun({ mode: 'report', strategy: 'full', segments: 1 }, { executionName: 'e', itemCount: 0, defaults });
   const compare: SegmentCompareResult[] = [{ segment: 0, stats: { ...emptyCompareStats(), compared: 100, candidates: { MISSING_IN_REPLICA: 1, EXTRA_IN_REPLICA: 0, MISMATCH: 0 } }, itemsReadThisExecution: 100 }];
-  const outcome = (status: Partial<ResolveOutcome['byStatus']>, byType: Record<string, number> = {}): ResolveOutcome => ({
-    done: true,
-    byStatus: { DETECTED: 0, CONFIRMED: 0, FALSE_POSITIVE: 0, REPAIRED: 0, ESCALATED: 0, ...status },
-    byType: { MISSING_IN_REPLICA: 0, EXTRA_IN_REPLICA: 0, MISMATCH: 0, ...byType },
-    itemsReadNow: 0,
-    rcuNow: 0,
-  });
 
   function sinks() {
     const rows: AuditEntry[] = [];
@@ -77,9 +69,9 @@ describe('recordRun', () => {
   }
 
   it('reports drift left in report mode: DriftDetected, one idempotent audit row, metrics', async () => {
-    const recheck = [outcome({ CONFIRMED: 1 })];
+    const recheck = [resolved({ CONFIRMED: 1 })];
     const decision = decide(plan, compare, recheck);
-    const summary = summarize(plan, compare, recheck, decision, [outcome({ ESCALATED: 1 }, { MISSING_IN_REPLICA: 1 })]);
+    const summary = summarize(plan, compare, recheck, decision, [resolved({ ESCALATED: 1 }, { MISSING_IN_REPLICA: 1 })]);
     const s = sinks();
     await recordRun(summary, { ...s.deps, reason: decision.reason });
     expect(s.events.map((e) => e.detailType)).toEqual(['DriftDetected']);
@@ -91,7 +83,7 @@ describe('recordRun', () => {
   });
 
   it('completes a clean run with ReconcileCompleted', async () => {
-    const recheck = [outcome({ FALSE_POSITIVE: 1 })];
+    const recheck = [resolved({ FALSE_POSITIVE: 1 })];
     const decision = decide(plan, compare, recheck);
     const summary = summarize(plan, compare, recheck, decision, []);
     const s = sinks();

@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { completionEvent, decide, planRun, summarize, type RunDefaults, type SegmentCompareResult } from '../../../../lambdas/reconcile/domain/run.js';
+import { completionEvent, decide, planRun, summarize, type SegmentCompareResult } from '../../../../lambdas/reconcile/domain/run.js';
 import { classify, recheckVerdict } from '../../../../lambdas/reconcile/domain/classify.js';
 import { emptyCompareStats } from '../../../../lambdas/reconcile/domain/model.js';
-import type { ResolveOutcome } from '../../../../lambdas/reconcile/domain/resolve.js';
 import { DriftDetected, ReconcileCompleted } from '../../../../lambdas/shared/contracts/events.js';
-
-const defaults: RunDefaults = { maxRcuPerSecond: 800, settleSeconds: 5, breakerThresholdPercent: 5, itemsPerSegment: 1000, maxSegments: 16, maxConcurrency: 4, digestSegments: 2, layout: { buckets: 1024, bucketsPerPage: 64 } };
+import { defaults, resolved } from './run-fixtures.js';
 
 const compareResult = (compared: number): SegmentCompareResult => ({ segment: 0, stats: { ...emptyCompareStats(), compared, candidates: { MISSING_IN_REPLICA: 1, EXTRA_IN_REPLICA: 0, MISMATCH: 2 } }, itemsReadThisExecution: compared });
-const resolved = (status: Partial<ResolveOutcome['byStatus']>, byType: Record<string, number> = {}): ResolveOutcome => ({
-  done: true,
-  byStatus: { DETECTED: 0, CONFIRMED: 0, FALSE_POSITIVE: 0, REPAIRED: 0, ESCALATED: 0, ...status },
-  byType: { MISSING_IN_REPLICA: 0, EXTRA_IN_REPLICA: 0, MISMATCH: 0, ...byType },
-  itemsReadNow: 0,
-  rcuNow: 0,
-});
 
 describe('planRun', () => {
   it('defaults the run id to the execution name and sizes full segments from the item count', () => {
